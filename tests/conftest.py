@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole suite: real servers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.mosquitto import Broker, running_mosquitto
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real Mosquitto for the whole session (tests use their own topic prefixes)."""
+    with running_mosquitto(tmp_path_factory.mktemp("mosquitto")) as b:
+        yield b
+
+
+@pytest.fixture
+def fresh_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A Mosquitto of the test's own, for tests that stop or restart it."""
+    with running_mosquitto(tmp_path / "mosquitto") as b:
+        yield b
