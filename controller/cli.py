@@ -1,0 +1,232 @@
+"""The `campusctl` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from campus.clock import Clock, ScaledClock, WallClock, parse_start
+from campus.config import CampusFile, load_campus
+from campus.model import Campus
+from campus.problems import CampusError, ConfigError, Severity
+from campus.yamlmodel import json_schema
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except CampusError as exc:
+        print(f"campusctl: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="campusctl", description=__doc__)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the controller as a service")
+    _campus_args(run)
+    run.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
+    run.add_argument("--client-id", default=None, help="MQTT client id (default: campusctl-SITE)")
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="seconds of readings before the first commands (default 5)",
+    )
+    _clock_args(run, default_speed=1.0)
+    run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="broker + simulated campus + controller + summary")
+    _campus_args(demo)
+    demo.add_argument("--broker", default=None, help="use this broker instead of starting one")
+    demo.add_argument("--headless", action="store_true", help="no live view; print a summary")
+    demo.add_argument(
+        "--duration", type=float, default=None, help="stop after this many wall-clock seconds"
+    )
+    demo.add_argument("--seed", type=int, default=1)
+    _clock_args(demo, default_speed=60.0)
+    demo.set_defaults(func=cmd_demo)
+
+    from simulators.cli import add_arguments as simulate_arguments
+
+    simulate = commands.add_parser("simulate", help="simulated rooms and devices on a broker")
+    simulate_arguments(simulate)
+    simulate.set_defaults(func=cmd_simulate)
+
+    rules = commands.add_parser("rules", help="check rule files")
+    rules_commands = rules.add_subparsers(required=True, metavar="ACTION")
+    check = rules_commands.add_parser("check", help="load rules, print errors and coverage")
+    check.add_argument("paths", nargs="+", type=Path)
+    check.add_argument("--config", type=Path, default=EXAMPLES / "campus.yaml")
+    check.set_defaults(func=cmd_rules_check)
+
+    config = commands.add_parser("config", help="check campus.yaml, print its JSON Schema")
+    config_commands = config.add_subparsers(required=True, metavar="ACTION")
+    config_check = config_commands.add_parser("check", help="validate a campus.yaml")
+    config_check.add_argument("path", type=Path)
+    config_check.set_defaults(func=cmd_config_check)
+    schema = config_commands.add_parser("schema", help="print the JSON Schema of campus.yaml")
+    schema.set_defaults(func=cmd_config_schema)
+    return parser
+
+
+def _campus_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=EXAMPLES / "campus.yaml",
+        help="campus.yaml (default: the demo campus)",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        nargs="+",
+        default=[EXAMPLES / "rules"],
+        help="rule files or folders (default: the demo rules)",
+    )
+
+
+def _clock_args(parser: argparse.ArgumentParser, default_speed: float) -> None:
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=default_speed,
+        help=f"clock seconds per wall second (default {default_speed:g})",
+    )
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="clock start: local time like '2026-11-23 07:50' or POSIX seconds",
+    )
+    parser.add_argument("--clock-anchor", type=float, default=None, help=argparse.SUPPRESS)
+
+
+def make_clock(args: argparse.Namespace, campus: Campus, default_start: float) -> Clock:
+    if args.speed == 1.0 and args.start is None:
+        return WallClock()
+    start = default_start if args.start is None else parse_start(args.start, campus.site.timezone)
+    return ScaledClock(start, args.speed, args.clock_anchor)
+
+
+def load_rules_or_fail(paths: list[Path], campus: Campus) -> object:
+    from rules.loader import load_rules
+
+    ruleset = load_rules(paths, campus)
+    for problem in ruleset.problems:
+        print(problem, file=sys.stderr)
+    if not ruleset.rules:
+        raise CampusError("no rule loaded: fix the errors above")
+    return ruleset
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from controller.runtime import Controller
+    from drivers.mqtt import MqttSettings
+
+    campus = load_campus(args.config)
+    ruleset = load_rules_or_fail(args.rules, campus)
+    clock = make_clock(args, campus, time.time())
+    settings = MqttSettings(
+        url=args.broker,
+        client_id=args.client_id or f"campusctl-{campus.site.id}",
+        status_topic=f"campusctl/{campus.site.id}/status",
+    )
+    controller = Controller(campus, ruleset, settings, clock, settle=args.settle)  # type: ignore[arg-type]
+    try:
+        asyncio.run(controller.run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from controller.demo import DemoOptions, default_start, run_demo
+
+    campus = load_campus(args.config)
+    ruleset = load_rules_or_fail(args.rules, campus)
+    start = (
+        default_start(campus)
+        if args.start is None
+        else parse_start(args.start, campus.site.timezone)
+    )
+    options = DemoOptions(
+        config=args.config,
+        rules=args.rules,
+        broker_url=args.broker,
+        speed=args.speed,
+        start=start,
+        duration=args.duration,
+        headless=args.headless,
+        seed=args.seed,
+    )
+    return asyncio.run(run_demo(campus, ruleset, options))  # type: ignore[arg-type]
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators.cli import run
+
+    return run(args)
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from rules.loader import load_rules
+
+    campus = load_campus(args.config)
+    ruleset = load_rules(args.paths, campus)
+    for problem in ruleset.problems:
+        print(problem)
+    for rule in ruleset.rules:
+        print(f"{rule.id}: {len(rule.rooms)} rooms")
+    errors = [p for p in ruleset.problems if p.severity is Severity.ERROR]
+    return 1 if errors else 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    campus = load_campus(args.path)
+    rooms = campus.rooms
+    print(
+        f"{args.path}: {len(campus.buildings)} buildings, {len(rooms)} rooms, "
+        f"{sum(len(r.points) for r in rooms)} points, "
+        f"{sum(len(r.actuators) for r in rooms)} actuators"
+    )
+    return 0
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(campus_schema(), indent=2))
+    return 0
+
+
+def campus_schema() -> dict[str, object]:
+    schema = json_schema(CampusFile)
+    schema["title"] = "campusctl campus.yaml"
+    return schema
+
+
+if __name__ == "__main__":
+    sys.exit(main())

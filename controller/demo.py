@@ -1,0 +1,159 @@
+"""`campusctl demo`: a broker, the simulated campus and the controller in one process tree.
+
+The simulator runs as its own process (as it would against real devices) and shares the
+controller's accelerated clock through the same start, speed and wall-clock anchor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console
+from rich.live import Live
+
+from campus.clock import ScaledClock
+from campus.model import Campus
+from controller.broker import Broker, mosquitto_binary, running_amqtt, running_mosquitto
+from controller.runtime import Controller
+from controller.summary import summary_table
+from drivers.mqtt import MqttSettings
+from rules.loader import RuleSet
+
+log = logging.getLogger("campusctl.demo")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    config: Path
+    rules: list[Path]
+    broker_url: str | None
+    speed: float
+    start: float
+    duration: float | None
+    headless: bool
+    seed: int
+
+
+def default_start(campus: Campus) -> float:
+    """07:50 on the latest school day (today if a weekday): the first lesson starts soon after."""
+    tz = ZoneInfo(campus.site.timezone)
+    day = datetime.now(tz).date()
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 7, 50, tzinfo=tz).timestamp()
+
+
+async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
+    console = Console()
+    async with _broker(options.broker_url) as broker:
+        console.print(f"broker: {broker.kind} at {broker.url}")
+        clock = ScaledClock(options.start, options.speed)
+        simulator = await _start_simulator(options, broker.url, clock)
+        settings = MqttSettings(
+            url=broker.url,
+            client_id=f"campusctl-{campus.site.id}-demo",
+            status_topic=f"campusctl/{campus.site.id}/status",
+        )
+        controller = Controller(campus, rules, settings, clock)
+        task = asyncio.create_task(controller.run(), name="controller")
+        try:
+            await _show(controller, task, options, console)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await _stop(simulator)
+    if options.headless:
+        console.print(summary_table(controller))
+        missing = [r for r, s in controller.rooms.items() if not s.readings or not s.commands]
+        if missing:
+            console.print(f"rooms without readings or commands: {', '.join(missing)}")
+            return 1
+    return 0
+
+
+async def _show(
+    controller: Controller, task: asyncio.Task[None], options: DemoOptions, console: Console
+) -> None:
+    """Wait for the duration (or Ctrl-C), refreshing the live summary unless headless."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    end = None if options.duration is None else time.monotonic() + options.duration
+    live = None if options.headless else Live(console=console, auto_refresh=False)
+    try:
+        if live is not None:
+            live.start()
+        while not stop.is_set() and not task.done():
+            if end is not None and time.monotonic() >= end:
+                break
+            if live is not None:
+                live.update(summary_table(controller), refresh=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+    finally:
+        if live is not None:
+            live.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+
+
+@contextlib.asynccontextmanager
+async def _broker(url: str | None) -> AsyncIterator[Broker]:
+    if url is not None:
+        host, _, port = url.removeprefix("mqtt://").partition(":")
+        yield Broker(host, int(port or 1883), "external")
+    elif mosquitto_binary() is not None:
+        with (
+            tempfile.TemporaryDirectory(prefix="campusctl-demo-") as tmp,
+            running_mosquitto(Path(tmp)) as broker,
+        ):
+            yield broker
+    else:
+        async with running_amqtt() as broker:
+            yield broker
+
+
+async def _start_simulator(
+    options: DemoOptions, broker_url: str, clock: ScaledClock
+) -> asyncio.subprocess.Process:
+    args = [
+        sys.executable, "-m", "controller.cli", "simulate",
+        "--config", str(options.config),
+        "--broker", broker_url,
+        "--speed", str(clock.speed),
+        "--start", str(clock.start),
+        "--clock-anchor", str(clock.anchor),
+        "--seed", str(options.seed),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return await asyncio.create_subprocess_exec(
+        *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=None,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=5)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

@@ -1,0 +1,62 @@
+"""The demo's live terminal summary: one line per room, what it senses and what it drives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.table import Table
+
+from campus.types import Value
+from controller.runtime import Controller
+
+POINTS = [("occupancy", "occ"), ("co2", "CO2 ppm"), ("illuminance", "lux"), ("temperature", "°C")]
+
+
+def summary_table(controller: Controller, title: str = "") -> Table:
+    campus = controller.campus
+    now = datetime.fromtimestamp(controller.clock.now(), ZoneInfo(campus.site.timezone))
+    caption = (
+        f"{now:%a %Y-%m-%d %H:%M} (x{controller.clock.speed:g})  "
+        f"readings {controller.readings}  commands {controller.commands}"
+    )
+    table = Table(title=title or campus.site.name, caption=caption, expand=False)
+    table.add_column("room")
+    table.add_column("kind")
+    for _, header in POINTS:
+        table.add_column(header, justify="right")
+    table.add_column("lights")
+    table.add_column("ventilation", justify="right")
+    table.add_column("readings", justify="right")
+    table.add_column("commands", justify="right")
+    for room in campus.rooms:
+        stats = controller.rooms[room.id]
+        cells = [room.id, room.kind]
+        for name, _ in POINTS:
+            cells.append(_cell(stats.values.get(name), name in room.points))
+        for name in ("lights", "ventilation"):
+            value = stats.reported.get(name, stats.commanded.get(name))
+            cells.append(_cell(value, name in room.actuators))
+        cells += [str(stats.readings), str(stats.commands)]
+        table.add_row(*cells, style=_style(stats.values.get("co2")))
+    return table
+
+
+def _cell(value: Value | None, present: bool) -> str:
+    if not present:
+        return ""
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:.0f}"
+
+
+def _style(co2: Value | None) -> str:
+    if isinstance(co2, bool) or co2 is None:
+        return ""
+    if co2 > 1500:
+        return "red"
+    if co2 > 1000:
+        return "yellow"
+    return ""
