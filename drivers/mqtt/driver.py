@@ -1,0 +1,317 @@
+"""The MQTT driver: campus bindings in, `Reading` batches out; `Command`s in, device payloads out.
+
+    async with MqttDriver(campus, MqttSettings(url="mqtt://127.0.0.1:1883"), clock) as driver:
+        driver.send(command)
+        batch = await driver.readings.get()
+
+The network side lives in `Connection` (paho driven by the event loop, see its docstring for why
+no thread); this module is what the campus means on the wire: the topic index, decoding into
+readings, commands that survive an outage, extra subscriptions for the control plane.
+
+Commands and outages: paho re-sends QoS 1 messages that were in flight when a connection dropped,
+but a command issued while disconnected is not handed to paho. The driver holds the latest one
+per actuator and sends it after the reconnect, once paho has re-sent its in-flight ones, so the
+last value a device receives is the latest one the controller decided (stale intermediate values
+are dropped and counted in `stats.commands_superseded`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from paho.mqtt.client import topic_matches_sub
+from paho.mqtt.enums import MQTTErrorCode
+
+from campus.clock import Clock
+from campus.model import Campus, PayloadFormat
+from campus.problems import DriverError
+from campus.types import Command, Quality, Reading
+from drivers.mqtt.codec import Target, decode_availability, decode_state, encode_command
+from drivers.mqtt.connection import Connection
+from drivers.mqtt.errors import PayloadError, show_payload
+from drivers.mqtt.keywatch import KeyWatch
+from drivers.mqtt.routes import Route, build_routes
+from drivers.mqtt.settings import MqttSettings
+from drivers.mqtt.stats import MqttStats
+from drivers.mqtt.throttle import LogThrottle
+
+log = logging.getLogger("campusctl.mqtt")
+
+MessageCallback = Callable[[str, bytes], None]
+"""An extra subscription's callback: (topic, payload), called on the event loop."""
+
+
+class MqttDriver:
+    """Reads every MQTT-bound point of a campus and commands its MQTT-bound actuators.
+
+    - `readings`: batches of readings, stamped with `clock.now()` on arrival. A point's reading
+      carries the point id; an actuator's reported state carries the actuator id. A device going
+      offline yields one UNAVAILABLE reading (value None) per point and actuator on it.
+    - `send`, `publish`: non-blocking and callable from any thread.
+    - `subscribe`: extra topic filters (control plane), re-subscribed on every reconnect.
+    - `stats`: counters; `problems`: bindings that were left out, with why.
+
+    Retained state messages, which the broker replays on every (re)subscribe, are read like live
+    ones and stamped on arrival. Losing the broker yields no readings (points go stale through
+    their `stale_after`); `connected` and `stats` say so. `readings` is unbounded: consume it.
+    """
+
+    def __init__(self, campus: Campus, settings: MqttSettings, clock: Clock) -> None:
+        site = campus.site.id
+        self.settings = settings
+        self.stats = MqttStats()
+        self.readings: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self._clock = clock
+        self._table = build_routes(campus)
+        self._routes: dict[str, Route] = self._table.routes
+        self._keywatch = KeyWatch(settings.missing_key_warn_after)
+        self._throttle = LogThrottle(log, settings.bad_payload_log_interval)
+        self._batch: list[Reading] = []
+        self._held: dict[str, tuple[str, bytes]] = {}
+        self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
+        self._extra: dict[str, list[MessageCallback]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._closed = False
+        self._conn = Connection(
+            settings,
+            client_id=settings.client_id or f"campusctl-{site}-{secrets.token_hex(4)}",
+            status_topic=settings.status_topic or f"campusctl/{site}/status",
+            stats=self.stats,
+            on_message=self._on_message,
+            on_connected=self._on_connected,
+            on_read_done=self._hand_over,
+        )
+
+    @property
+    def problems(self) -> list[str]:
+        """Bindings left out of the topic index, each with the reason."""
+        return list(self._table.problems)
+
+    @property
+    def topics(self) -> list[str]:
+        """The device topics the driver subscribes to."""
+        return self._table.topics
+
+    @property
+    def status_topic(self) -> str:
+        return self._conn.status_topic
+
+    @property
+    def client_id(self) -> str:
+        return self._conn.client_id
+
+    @property
+    def connected(self) -> bool:
+        return self._conn.connected
+
+    async def __aenter__(self) -> MqttDriver:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        for problem in self._table.problems:
+            log.error("MQTT binding problem: %s", problem)
+        self._conn.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._closed = True
+        await self._conn.close()
+        self._hand_over()
+
+    async def wait_connected(self) -> None:
+        """Return once connected and subscribed to every device topic, so that from now on no
+        device message is missed (bound the wait with asyncio.timeout)."""
+        await self._conn.wait_connected()
+
+    # -- outgoing ----------------------------------------------------------------------------
+
+    def send(self, command: Command) -> None:
+        """Set an actuator: QoS 1, not retained. Raises DriverError for an unknown actuator or a
+        value it cannot take; while disconnected the latest command per actuator is held."""
+        spec = self._table.actuators.get(command.actuator)
+        if spec is None:
+            raise DriverError(f"actuator {command.actuator} has no usable MQTT binding")
+        topic, payload = encode_command(spec, command.value)
+        self._call_in_loop(self._send_now, command.actuator, topic, payload)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
+        """Publish anything (control plane). While disconnected QoS 0 is dropped and QoS 1-2 is
+        held, in order, up to `settings.max_queued` messages."""
+        if not topic or "+" in topic or "#" in topic:
+            raise DriverError(f"cannot publish to {topic!r}: a topic name without wildcards")
+        if qos not in (0, 1, 2):
+            raise DriverError(f"QoS must be 0, 1 or 2, got {qos}")
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        self._call_in_loop(self._publish_now, topic, data, qos, retain)
+
+    def subscribe(self, topic_filter: str, callback: MessageCallback) -> None:
+        """Call `callback(topic, payload)` on the event loop for every message matching the
+        filter, from now on and across reconnects. Exceptions in it are logged, never raised."""
+        if not _valid_filter(topic_filter):
+            raise DriverError(f"{topic_filter!r} is not a valid MQTT topic filter")
+        self._call_in_loop(self._subscribe_now, topic_filter, callback)
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Drop every callback of `topic_filter`."""
+        self._call_in_loop(self._unsubscribe_now, topic_filter)
+
+    def _call_in_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._loop is None or self._closed:
+            raise DriverError("the MQTT driver is not running: use `async with MqttDriver(...)`")
+        if threading.get_ident() == self._loop_thread:
+            fn(*args)
+        else:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _send_now(self, actuator: str, topic: str, payload: bytes) -> None:
+        if not self._conn.connected:
+            if self._held.pop(actuator, None) is not None:
+                self.stats.commands_superseded += 1
+            self._held[actuator] = (topic, payload)
+            self.stats.commands_held += 1
+            return
+        self._held.pop(actuator, None)
+        info = self._conn.publish(topic, payload, qos=1)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+            log.error("command for %s not sent: too many unacknowledged messages", actuator)
+            self._held[actuator] = (topic, payload)
+            return
+        self.stats.commands_sent += 1
+
+    def _publish_now(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if self._conn.connected:
+            info = self._conn.publish(topic, payload, qos, retain)
+            if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
+                self.stats.publish_dropped += 1
+            else:
+                self.stats.published += 1
+        elif qos == 0:
+            self.stats.publish_dropped += 1
+        else:
+            if len(self._outbox) >= self.settings.max_queued:
+                self._outbox.popleft()
+                self.stats.publish_dropped += 1
+            self._outbox.append((topic, payload, qos, retain))
+
+    def _subscribe_now(self, topic_filter: str, callback: MessageCallback) -> None:
+        callbacks = self._extra.setdefault(topic_filter, [])
+        callbacks.append(callback)
+        if len(callbacks) == 1 and self._conn.connected:
+            self._conn.subscribe([topic_filter])
+
+    def _unsubscribe_now(self, topic_filter: str) -> None:
+        if self._extra.pop(topic_filter, None) is not None and self._conn.connected:
+            self._conn.unsubscribe(topic_filter)
+
+    def _on_connected(self) -> None:
+        self._conn.subscribe(self._table.topics + list(self._extra))
+        assert self._loop is not None
+        # After paho has re-sent what was in flight when the last connection dropped.
+        self._loop.call_soon(self._release_held)
+
+    def _release_held(self) -> None:
+        if not self._conn.connected:
+            return
+        held, self._held = self._held, {}
+        for actuator, (topic, payload) in held.items():
+            self._send_now(actuator, topic, payload)
+        while self._outbox and self._conn.connected:
+            self._publish_now(*self._outbox.popleft())
+
+    # -- incoming ----------------------------------------------------------------------------
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self.stats.messages += 1
+        route = self._routes.get(topic)
+        handled = route is not None
+        if route is not None:
+            if route.state:
+                self._decode_state(route, payload)
+            if route.availability:
+                self._decode_availability(route, payload)
+        if self._extra:
+            for topic_filter, callbacks in list(self._extra.items()):
+                if topic_matches_sub(topic_filter, topic):
+                    handled = True
+                    self._call_extra(callbacks, topic, payload)
+        if not handled:
+            self.stats.unmatched += 1
+
+    def _decode_state(self, route: Route, payload: bytes) -> None:
+        decoded = decode_state(route.topic, payload, route.state)
+        if decoded.values:
+            now = self._clock.now()
+            self._batch.extend(Reading(t.id, value, now) for t, value in decoded.values)
+        for error in decoded.errors:
+            self._bad_payload(error)
+        if route.format is PayloadFormat.Z2M and decoded.parsed:
+            self._watch_keys(route, decoded.missing)
+
+    def _watch_keys(self, route: Route, missing: list[Target]) -> None:
+        if not missing and not self._keywatch.tracking(route.topic):
+            return
+        absent = {target.key for target in missing}
+        present = {target.key for target in route.state} - absent
+        before = self._keywatch.warnings
+        self._keywatch.observe(route.topic, present, absent)
+        self.stats.missing_key_warnings += self._keywatch.warnings - before
+
+    def _decode_availability(self, route: Route, payload: bytes) -> None:
+        try:
+            online = decode_availability(route.topic, payload)
+        except PayloadError as error:
+            self._bad_payload(error)
+            return
+        if not online:
+            now = self._clock.now()
+            self._batch.extend(
+                Reading(t.id, None, now, Quality.UNAVAILABLE) for t in route.availability
+            )
+
+    def _bad_payload(self, error: PayloadError) -> None:
+        self.stats.bad_payloads[error.fault.value] += 1
+        self._throttle.warning(error.topic, f"bad payload ({error.fault}) on {error}")
+
+    def _call_extra(self, callbacks: list[MessageCallback], topic: str, payload: bytes) -> None:
+        for callback in callbacks:
+            try:
+                callback(topic, payload)
+            except Exception:
+                self.stats.callback_errors += 1
+                log.exception(
+                    "subscription callback %r failed on %s, payload %s",
+                    callback,
+                    topic,
+                    show_payload(payload),
+                )
+
+    def _hand_over(self) -> None:
+        """End of a read burst: one queue item for all readings it produced."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self.stats.readings += len(batch)
+            self.readings.put_nowait(batch)
+
+
+def _valid_filter(topic_filter: str) -> bool:
+    if not topic_filter or len(topic_filter.encode()) > 65535:
+        return False
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return False
+        if "+" in level and level != "+":
+            return False
+    return True

@@ -1,0 +1,39 @@
+"""Counters the driver keeps for the TUI, the benchmarks and the tests."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class MqttStats:
+    """Updated on the event loop by the driver; read them from the event loop too."""
+
+    connected: bool = False
+    connects: int = 0
+    """Successful connections (CONNACK accepted), the first one included."""
+    disconnects: int = 0
+    """Connections lost or closed after having been established."""
+    connect_failures: int = 0
+    """Attempts that did not get a connection (refused, unreachable, rejected CONNACK)."""
+    messages: int = 0
+    """Messages received on any subscribed topic."""
+    readings: int = 0
+    """Readings handed to `MqttDriver.readings`."""
+    bad_payloads: Counter[str] = field(default_factory=Counter)
+    """By `Fault` value: not_json, not_object, wrong_type, implausible, bad_availability."""
+    unmatched: int = 0
+    """Messages on topics nothing is bound to (stray retained messages, say)."""
+    missing_key_warnings: int = 0
+    commands_sent: int = 0
+    """Commands handed to the connection (QoS 1)."""
+    commands_held: int = 0
+    """Commands that arrived while disconnected and waited for the reconnect."""
+    commands_superseded: int = 0
+    """Held commands replaced by a newer one for the same actuator (only the latest is sent)."""
+    published: int = 0
+    publish_dropped: int = 0
+    """`publish` calls lost: QoS 0 while disconnected, or beyond `max_queued`."""
+    callback_errors: int = 0
+    """Exceptions caught in callbacks (ours or an extra subscription's): bugs to look at."""

@@ -1,0 +1,36 @@
+"""Settings: broker URL, credentials, and refusal of settings that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+
+from campus.problems import DriverError
+from drivers.mqtt.settings import Endpoint, MqttSettings
+
+
+def test_url_with_credentials() -> None:
+    settings = MqttSettings(url="mqtt://ops:s%40cret@broker.campus.example:1884")
+    assert settings.endpoint() == Endpoint("broker.campus.example", 1884, "ops", "s@cret")
+
+
+def test_default_port_and_credentials_from_settings_win() -> None:
+    settings = MqttSettings(url="mqtt://u:p@10.0.0.5", username="ctl", password="pw")
+    assert settings.endpoint() == Endpoint("10.0.0.5", 1883, "ctl", "pw")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"url": "http://broker:1883"}, "expected mqtt://host:port"),
+        ({"url": "mqtts://broker:8883"}, "TLS is not supported yet"),
+        ({"url": "mqtt://broker:99999"}, "out of range"),
+        ({"url": "mqtt://:1883"}, "names no host"),
+        ({"protocol": "3.1"}, "'3.1.1' or '5'"),
+        ({"keepalive": 0}, "keepalive"),
+        ({"reconnect_min": 5.0, "reconnect_max": 1.0}, "reconnect_min <= reconnect_max"),
+        ({"subscribe_qos": 3}, "subscribe_qos"),
+    ],
+)
+def test_bad_settings_are_refused_with_what_to_fix(kwargs: dict[str, object], says: str) -> None:
+    with pytest.raises(DriverError, match=says):
+        MqttSettings(**kwargs)  # type: ignore[arg-type]
