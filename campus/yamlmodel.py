@@ -104,14 +104,14 @@ class Decoder:
         return self._constructor.construct_object(node)
 
     def decode(self, node: yaml.Node, tp: Any, what: str) -> Any:
-        """The value of `node` as type `tp`, or `_INVALID` after recording a problem."""
+        """The value of `node` as type `tp`, or `INVALID` after recording a problem."""
         origin = get_origin(tp)
         if tp is Any:
             return self._plain(node)
         if origin is Located:
             (inner,) = get_args(tp)
             value = self.decode(node, inner, what)
-            return _INVALID if value is _INVALID else Located(value, self.pos(node))
+            return INVALID if value is INVALID else Located(value, self.pos(node))
         if origin in (typing.Union, types.UnionType):
             return self._union(node, tp, what)
         if origin is Literal:
@@ -139,14 +139,14 @@ class Decoder:
             self.error(
                 node, f"{what or 'the file'} must be {_type_name(tp)}, not a {_node_kind(node)}"
             )
-            return _INVALID
+            return INVALID
         value = self.scalar(node)
         if tp is Duration:
             try:
                 return Duration(parse_duration(value))
             except ValueError as exc:
                 self.error(node, f"{what}: {exc}")
-                return _INVALID
+                return INVALID
         if tp is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         if tp is str and isinstance(value, int | float) and not isinstance(value, bool):
@@ -154,13 +154,12 @@ class Decoder:
         if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
             return value
         self.error(node, f"{what or 'the file'} must be {_type_name(tp)}, got {value!r}")
-        return _INVALID
+        return INVALID
 
     def _union(self, node: yaml.Node, tp: Any, what: str) -> Any:
         options = get_args(tp)
-        if type(None) in options and isinstance(node, yaml.ScalarNode):
-            if self.scalar(node) is None:
-                return None
+        if _is_null(node) and type(None) in options:
+            return None
         concrete = [o for o in options if o is not type(None)]
         if len(concrete) == 1:
             return self.decode(node, concrete[0], what)
@@ -177,7 +176,7 @@ class Decoder:
                     return value
         names = " or ".join(_type_name(o) for o in concrete)
         self.error(node, f"{what or 'the file'} must be {names}")
-        return _INVALID
+        return INVALID
 
     def _literal(self, node: yaml.Node, choices: tuple[Any, ...], what: str) -> Any:
         value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
@@ -186,35 +185,35 @@ class Decoder:
         words = ", ".join(str(c) for c in choices)
         hint = did_you_mean(str(value), [str(c) for c in choices])
         self.error(node, f"{what or 'the file'} must be one of {words}, got {value!r}{hint}")
-        return _INVALID
+        return INVALID
 
     def _list(self, node: yaml.Node, item_tp: Any, what: str) -> Any:
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, f"{what or 'the file'} must be a list, not a {_node_kind(node)}")
-            return _INVALID
+            return INVALID
         items = [self.decode(item, item_tp, f"{what}[{i}]") for i, item in enumerate(node.value)]
-        return [item for item in items if item is not _INVALID]
+        return [item for item in items if item is not INVALID]
 
     def _tuple(self, node: yaml.Node, item_tps: tuple[Any, ...], what: str) -> Any:
         if not isinstance(node, yaml.SequenceNode) or len(node.value) != len(item_tps):
             self.error(node, f"{what or 'the file'} must be a list of {len(item_tps)} values")
-            return _INVALID
+            return INVALID
         items = [self.decode(n, t, what) for n, t in zip(node.value, item_tps, strict=True)]
-        return _INVALID if _INVALID in items else tuple(items)
+        return INVALID if INVALID in items else tuple(items)
 
     def _dict(self, node: yaml.Node, value_tp: Any, what: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what or 'the file'} must be a mapping, not a {_node_kind(node)}")
-            return _INVALID
+            return INVALID
         result: dict[str, Any] = {}
-        for key_node, value_node in self._pairs(node):
+        for key_node, value_node in self.pairs(node):
             key = str(self.scalar(key_node))
             value = self.decode(value_node, value_tp, _join(what, key))
-            if value is not _INVALID:
+            if value is not INVALID:
                 result[key] = value
         return result
 
-    def _pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
+    def pairs(self, node: yaml.MappingNode) -> list[tuple[yaml.Node, yaml.Node]]:
         self._constructor.flatten_mapping(node)  # YAML merge keys: <<: *template
         seen: dict[Any, yaml.Node] = {}
         pairs: list[tuple[yaml.Node, yaml.Node]] = []
@@ -234,12 +233,12 @@ class Decoder:
     def _dataclass(self, node: yaml.Node, cls: type, what: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what or 'the file'} must be a mapping, not a {_node_kind(node)}")
-            return _INVALID
+            return INVALID
         fields = {yaml_key(f): f for f in dataclasses.fields(cls) if f.init}
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         ok = True
-        for key_node, value_node in self._pairs(node):
+        for key_node, value_node in self.pairs(node):
             key = str(self.scalar(key_node))
             field = fields.get(key)
             if field is None:
@@ -249,7 +248,7 @@ class Decoder:
                 )
                 continue
             value = self.decode(value_node, hints[field.name], _join(what, key))
-            if value is _INVALID:
+            if value is INVALID:
                 ok = False
             else:
                 values[field.name] = value
@@ -263,7 +262,7 @@ class Decoder:
                 ok = False
         if "pos" in {f.name for f in dataclasses.fields(cls)}:
             values["pos"] = self.pos(node)
-        return cls(**values) if ok else _INVALID
+        return cls(**values) if ok else INVALID
 
 
 class _Invalid:
@@ -271,7 +270,8 @@ class _Invalid:
         return "<invalid>"
 
 
-_INVALID: Any = _Invalid()
+INVALID: Any = _Invalid()
+"""What `Decoder.decode` returns for a value it could not use (the problem is recorded)."""
 
 
 def _join(what: str, key: str) -> str:
@@ -321,7 +321,7 @@ def load(path: Path, schema: type[T]) -> tuple[T | None, list[Problem]]:
         return None, problems
     decoder = Decoder(str(path))
     value = decoder.decode(node, schema, "")
-    if value is _INVALID or decoder.problems:
+    if value is INVALID or decoder.problems:
         return None, decoder.problems
     return value, []
 
@@ -401,6 +401,10 @@ def _type_name(tp: Any) -> str:
         return "a duration (30s, 2m, 1h30m)"
     names = {str: "text", int: "a whole number", float: "a number", bool: "true or false"}
     return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
 
 
 def _node_kind(node: yaml.Node) -> str:

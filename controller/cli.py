@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from campus.clock import Clock, ScaledClock, WallClock, parse_start
 from campus.config import CampusFile, load_campus
 from campus.model import Campus
 from campus.problems import CampusError, ConfigError, Severity
 from campus.yamlmodel import json_schema
+from rules.loader import load_rules
+from rules.schema import RuleSet
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -131,9 +137,7 @@ def make_clock(args: argparse.Namespace, campus: Campus, default_start: float) -
     return ScaledClock(start, args.speed, args.clock_anchor)
 
 
-def load_rules_or_fail(paths: list[Path], campus: Campus) -> object:
-    from rules.loader import load_rules
-
+def load_rules_or_fail(paths: list[Path], campus: Campus) -> RuleSet:
     ruleset = load_rules(paths, campus)
     for problem in ruleset.problems:
         print(problem, file=sys.stderr)
@@ -156,12 +160,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         client_id=args.client_id or f"campusctl-{campus.site.id}",
         status_topic=f"campusctl/{campus.site.id}/status",
     )
-    controller = Controller(campus, ruleset, settings, clock, settle=args.settle)  # type: ignore[arg-type]
-    try:
-        asyncio.run(controller.run())
-    except KeyboardInterrupt:
-        pass
+    controller = Controller(campus, ruleset, settings, clock, settle=args.settle)
+    asyncio.run(until_signalled(controller.run()))
     return 0
+
+
+async def until_signalled(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` until SIGINT or SIGTERM, then cancel it so it shuts down in order."""
+    task = asyncio.create_task(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -184,7 +195,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         headless=args.headless,
         seed=args.seed,
     )
-    return asyncio.run(run_demo(campus, ruleset, options))  # type: ignore[arg-type]
+    return asyncio.run(run_demo(campus, ruleset, options))
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -194,8 +205,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    from rules.loader import load_rules
-
     campus = load_campus(args.config)
     ruleset = load_rules(args.paths, campus)
     for problem in ruleset.problems:

@@ -23,13 +23,15 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
+from campus.broker import parse_broker_url
 from campus.clock import ScaledClock
 from campus.model import Campus
+from campus.problems import CampusError
 from controller.broker import Broker, mosquitto_binary, running_amqtt, running_mosquitto
 from controller.runtime import Controller
 from controller.summary import summary_table
 from drivers.mqtt import MqttSettings
-from rules.loader import RuleSet
+from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.demo")
 
@@ -56,7 +58,7 @@ def default_start(campus: Campus) -> float:
 
 
 async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 100)
     async with _broker(options.broker_url) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
@@ -116,8 +118,11 @@ async def _show(
 @contextlib.asynccontextmanager
 async def _broker(url: str | None) -> AsyncIterator[Broker]:
     if url is not None:
-        host, _, port = url.removeprefix("mqtt://").partition(":")
-        yield Broker(host, int(port or 1883), "external")
+        try:
+            address = parse_broker_url(url)
+        except ValueError as exc:
+            raise CampusError(str(exc)) from exc
+        yield Broker(address.host, address.port, "external")
     elif mosquitto_binary() is not None:
         with (
             tempfile.TemporaryDirectory(prefix="campusctl-demo-") as tmp,

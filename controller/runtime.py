@@ -18,7 +18,7 @@ from campus.model import Campus
 from campus.types import Command, Reading, Value
 from drivers.mqtt import MqttDriver, MqttSettings
 from rules.engine import Engine
-from rules.loader import RuleSet
+from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.controller")
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from campus.types import Value
 from controller.runtime import Controller
 
-POINTS = [("occupancy", "occ"), ("co2", "CO2 ppm"), ("illuminance", "lux"), ("temperature", "°C")]
+POINTS = [("occupancy", "occ"), ("co2", "CO2"), ("illuminance", "lux"), ("temperature", "°C")]
 
 
 def summary_table(controller: Controller, title: str = "") -> Table:
@@ -21,19 +21,19 @@ def summary_table(controller: Controller, title: str = "") -> Table:
         f"readings {controller.readings}  commands {controller.commands}"
     )
     table = Table(title=title or campus.site.name, caption=caption, expand=False)
-    table.add_column("room")
-    table.add_column("kind")
+    table.add_column("room", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
     for _, header in POINTS:
         table.add_column(header, justify="right")
     table.add_column("lights")
-    table.add_column("ventilation", justify="right")
+    table.add_column("vent %", justify="right")
     table.add_column("readings", justify="right")
-    table.add_column("commands", justify="right")
+    table.add_column("cmds", justify="right")
     for room in campus.rooms:
         stats = controller.rooms[room.id]
         cells = [room.id, room.kind]
         for name, _ in POINTS:
-            cells.append(_cell(stats.values.get(name), name in room.points))
+            cells.append(_cell(stats.values.get(name), name in room.points, name == "occupancy"))
         for name in ("lights", "ventilation"):
             value = stats.reported.get(name, stats.commanded.get(name))
             cells.append(_cell(value, name in room.actuators))
@@ -42,11 +42,13 @@ def summary_table(controller: Controller, title: str = "") -> Table:
     return table
 
 
-def _cell(value: Value | None, present: bool) -> str:
+def _cell(value: Value | None, present: bool, presence: bool = False) -> str:
     if not present:
         return ""
     if value is None:
         return "?"
+    if isinstance(value, bool) and presence:
+        return "yes" if value else "no"
     if isinstance(value, bool):
         return "on" if value else "off"
     return f"{value:.0f}"

@@ -17,7 +17,7 @@ import yaml
 
 from campus.model import Campus
 from campus.problems import Position, Problem, Severity
-from campus.yamlmodel import _INVALID, Decoder, Located, compose_text, yaml_key
+from campus.yamlmodel import INVALID, Decoder, Located, compose_text, yaml_key
 from rules.build import CampusContext, build_rule
 from rules.schema import (
     RULE_ID,
@@ -129,7 +129,7 @@ class _RulesDecoder(Decoder):
         if tp is SetSection:
             return self._set(node, what)
         value = super().decode(node, tp, what)
-        if tp is RuleSection and value is _INVALID:
+        if tp is RuleSection and value is INVALID:
             return self._salvage(node, what)
         return value
 
@@ -137,19 +137,19 @@ class _RulesDecoder(Decoder):
         """The keys of a broken rule that did decode, so its expressions get checked too and
         the author sees every mistake in one run. Its problems are already recorded."""
         if not isinstance(node, yaml.MappingNode):
-            return _INVALID
+            return INVALID
         scratch = _RulesDecoder(self.file, self.text)
         fields = {yaml_key(f): f for f in dataclasses.fields(RuleSection) if f.init}
         hints = typing.get_type_hints(RuleSection)
         values: dict[str, Any] = {}
-        for key_node, value_node in scratch._pairs(node):
+        for key_node, value_node in scratch.pairs(node):
             field = fields.get(str(key_node.value))
             if field is not None and field.name != "pos":
                 value = scratch.decode(value_node, hints[field.name], what)
-                if value is not _INVALID:
+                if value is not INVALID:
                     values[field.name] = value
         if "id" not in values or "when" not in values:
-            return _INVALID
+            return INVALID
         section = RuleSection(**values, pos=self.pos(node))
         self.salvaged.add(id(section))
         return section
@@ -158,7 +158,7 @@ class _RulesDecoder(Decoder):
         if not isinstance(node, yaml.ScalarNode):
             kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
             self.error(node, f"{what} must be an expression, not a {kind}")
-            return _INVALID
+            return INVALID
         start, end = node.start_mark, node.end_mark
         raw = self.text[start.index : end.index]
         pos = self.pos(node)
@@ -173,7 +173,7 @@ class _RulesDecoder(Decoder):
     def _set(self, node: yaml.Node, what: str) -> Any:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what} must map actuator names to values, like lights: on")
-            return _INVALID
+            return INVALID
         entries: list[SetEntry] = []
         if node.flow_style and any(
             isinstance(v, yaml.ScalarNode) and v.value.count("(") != v.value.count(")")
@@ -184,11 +184,11 @@ class _RulesDecoder(Decoder):
                 f"{what}: inside {{ }} a comma ends a value, which splits clamp(x, low, high); "
                 "write set: as an indented block, one actuator per line",
             )
-            return _INVALID
-        for key_node, value_node in self._pairs(node):
+            return INVALID
+        for key_node, value_node in self.pairs(node):
             key = str(key_node.value)
             value = self._expression(value_node, f"{what}.{key}")
-            if value is _INVALID:
-                return _INVALID
+            if value is INVALID:
+                return INVALID
             entries.append(SetEntry(Located(key, self.pos(key_node)), value))
         return SetSection(entries)

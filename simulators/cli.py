@@ -17,11 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from campus.broker import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
 from campus.problems import ConfigError
-from simulators.mqtt import SimulatorRunner, parse_broker_url
+from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 
 log = logging.getLogger("campusctl.sim")

@@ -16,15 +16,14 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from campus.broker import BrokerAddress
 from campus.clock import Clock
 from simulators.world import Publish, World
 
@@ -33,27 +32,6 @@ log = logging.getLogger("campusctl.sim")
 SUBSCRIBE_CHUNK = 100
 OFFLINE_TIMEOUT = 2.0
 """Seconds a clean stop waits for the broker to take the offline availability."""
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-
-    def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """``mqtt://[user:password@]host[:port]`` (``tcp://`` or a bare ``host:port`` too)."""
-    parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"broker URL {url!r}: only mqtt:// (plain TCP) is supported")
-    if not parts.hostname:
-        raise ValueError(f"broker URL {url!r} names no host; write mqtt://127.0.0.1:1883")
-    return BrokerAddress(parts.hostname, parts.port or 1883, parts.username, parts.password)
 
 
 class SimulatorRunner:

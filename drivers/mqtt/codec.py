@@ -33,7 +33,6 @@ CONTRACT_VERSION = 1
 _TRUE_WORDS = frozenset({"on", "true", "1"})
 _FALSE_WORDS = frozenset({"off", "false", "0"})
 _AVAILABILITY = {"online": True, "offline": False}
-_BRIGHTNESS = "brightness"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +174,8 @@ def parse_object(topic: str, payload: bytes) -> dict[str, object]:
 def value_in(target: Target, obj: dict[str, object], payload: bytes) -> Value | None:
     """The target's value in a parsed Z2M object; None when the key is absent or null."""
     raw = obj.get(target.key)
-    if target.actuator and target.key == _BRIGHTNESS and _is_off(obj.get("state")):
-        return 0.0
+    if target.actuator and target.type is ValueType.NUMBER and _is_off(obj.get("state")):
+        return 0.0  # a dimmed-off light or stopped fan remembers its level; it delivers none
     if raw is None:
         return None
     if target.type is ValueType.BOOL:

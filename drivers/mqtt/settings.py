@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
+from campus.broker import BrokerAddress, parse_broker_url
 from campus.problems import DriverError
 
 Protocol = Literal["3.1.1", "5"]
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-
-    def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +60,15 @@ class MqttSettings:
         if self.subscribe_qos not in (0, 1, 2):
             raise DriverError(f"MQTT subscribe_qos must be 0, 1 or 2, got {self.subscribe_qos}")
 
-    def endpoint(self) -> Endpoint:
+    def endpoint(self) -> BrokerAddress:
         """Host, port and credentials from `url` (credentials in the settings win)."""
-        parts = urlsplit(self.url)
-        if parts.scheme not in ("mqtt", "tcp"):
-            raise DriverError(
-                f"MQTT broker URL {self.url!r}: expected mqtt://host:port"
-                + (" (TLS is not supported yet)" if parts.scheme in ("mqtts", "ssl") else "")
-            )
         try:
-            port = parts.port or 1883
+            address = parse_broker_url(self.url)
         except ValueError as exc:
-            raise DriverError(f"MQTT broker URL {self.url!r}: {exc}") from exc
-        if not parts.hostname:
-            raise DriverError(f"MQTT broker URL {self.url!r} names no host")
-        username = self.username or (unquote(parts.username) if parts.username else None)
-        password = self.password or (unquote(parts.password) if parts.password else None)
-        return Endpoint(parts.hostname, port, username, password)
+            raise DriverError(f"MQTT {exc}") from exc
+        return BrokerAddress(
+            address.host,
+            address.port,
+            self.username or address.username,
+            self.password or address.password,
+        )

@@ -237,6 +237,7 @@ def test_bad_availability(payload: bytes) -> None:
         ("dimmer", b'{"state":"OFF"}', 0.0),
         ("dimmer", b'{"linkquality":12}', None),
         ("fan", b'{"percentage":60,"fan_mode":"on"}', 60.0),
+        ("fan", b'{"state":"OFF","percentage":100}', 0.0),
         ("blinds", b'{"position":30,"state":"OPEN","linkquality":98}', 70.0),
         (
             "thermostat",

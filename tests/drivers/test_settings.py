@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from campus.broker import BrokerAddress
 from campus.problems import DriverError
-from drivers.mqtt.settings import Endpoint, MqttSettings
+from drivers.mqtt.settings import MqttSettings
 
 
 def test_url_with_credentials() -> None:
     settings = MqttSettings(url="mqtt://ops:s%40cret@broker.campus.example:1884")
-    assert settings.endpoint() == Endpoint("broker.campus.example", 1884, "ops", "s@cret")
+    assert settings.endpoint() == BrokerAddress("broker.campus.example", 1884, "ops", "s@cret")
 
 
 def test_default_port_and_credentials_from_settings_win() -> None:
     settings = MqttSettings(url="mqtt://u:p@10.0.0.5", username="ctl", password="pw")
-    assert settings.endpoint() == Endpoint("10.0.0.5", 1883, "ctl", "pw")
+    assert settings.endpoint() == BrokerAddress("10.0.0.5", 1883, "ctl", "pw")
 
 
 @pytest.mark.parametrize(

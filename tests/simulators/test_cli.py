@@ -6,9 +6,9 @@ import argparse
 
 import pytest
 
+from campus.broker import BrokerAddress, parse_broker_url
 from campus.problems import ConfigError, Position, Problem
 from simulators import cli
-from simulators.mqtt import BrokerAddress, parse_broker_url
 from simulators.world import World
 from tests.simulators.factory import make_campus
 

@@ -15,9 +15,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from campus.broker import parse_broker_url
 from campus.clock import VirtualClock, parse_start
 from simulators import cli
-from simulators.mqtt import SimulatorRunner, parse_broker_url
+from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.simulators.factory import make_campus, make_room
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
