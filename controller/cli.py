@@ -18,6 +18,8 @@ from campus.config import CampusFile, load_campus
 from campus.model import Campus
 from campus.problems import CampusError, ConfigError, Severity
 from campus.yamlmodel import json_schema
+from controller.runtime import Controller
+from drivers.mqtt import MqttDriver, MqttSettings
 from rules.loader import load_rules
 from rules.schema import RuleSet
 
@@ -149,9 +151,6 @@ def load_rules_or_fail(paths: list[Path], campus: Campus) -> RuleSet:
 def cmd_run(args: argparse.Namespace) -> int:
     import time
 
-    from controller.runtime import Controller
-    from drivers.mqtt import MqttSettings
-
     campus = load_campus(args.config)
     ruleset = load_rules_or_fail(args.rules, campus)
     clock = make_clock(args, campus, time.time())
@@ -160,9 +159,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         client_id=args.client_id or f"campusctl-{campus.site.id}",
         status_topic=f"campusctl/{campus.site.id}/status",
     )
-    controller = Controller(campus, ruleset, settings, clock, settle=args.settle)
-    asyncio.run(until_signalled(controller.run()))
+    asyncio.run(until_signalled(run_controller(campus, ruleset, settings, clock, args.settle)))
     return 0
+
+
+async def run_controller(
+    campus: Campus, ruleset: RuleSet, settings: MqttSettings, clock: Clock, settle: float
+) -> None:
+    """The service: the controller with its drivers and extensions, until cancelled."""
+    drivers = [MqttDriver(campus, settings, clock)]
+    controller = Controller(campus, ruleset, drivers, clock, settle=settle)
+    await controller.run()
 
 
 async def until_signalled(work: Coroutine[Any, Any, None]) -> None:

@@ -30,7 +30,7 @@ from campus.problems import CampusError
 from controller.broker import Broker, mosquitto_binary, running_amqtt, running_mosquitto
 from controller.runtime import Controller
 from controller.summary import summary_table
-from drivers.mqtt import MqttSettings
+from drivers.mqtt import MqttDriver, MqttSettings
 from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.demo")
@@ -68,7 +68,7 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
             client_id=f"campusctl-{campus.site.id}-demo",
             status_topic=f"campusctl/{campus.site.id}/status",
         )
-        controller = Controller(campus, rules, settings, clock)
+        controller = Controller(campus, rules, [MqttDriver(campus, settings, clock)], clock)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
             await _show(controller, task, options, console)

@@ -30,7 +30,7 @@ from paho.mqtt.client import topic_matches_sub
 from paho.mqtt.enums import MQTTErrorCode
 
 from campus.clock import Clock
-from campus.model import Campus, PayloadFormat
+from campus.model import ActuatorSpec, Campus, PayloadFormat
 from campus.problems import DriverError
 from campus.types import Command, Quality, Reading
 from drivers.mqtt.codec import Target, decode_availability, decode_state, encode_command
@@ -62,6 +62,8 @@ class MqttDriver:
     ones and stamped on arrival. Losing the broker yields no readings (points go stale through
     their `stale_after`); `connected` and `stats` say so. `readings` is unbounded: consume it.
     """
+
+    name = "mqtt"
 
     def __init__(self, campus: Campus, settings: MqttSettings, clock: Clock) -> None:
         site = campus.site.id
@@ -136,6 +138,9 @@ class MqttDriver:
         await self._conn.wait_connected()
 
     # -- outgoing ----------------------------------------------------------------------------
+
+    def handles(self, actuator: ActuatorSpec) -> bool:
+        return actuator.mqtt is not None
 
     def send(self, command: Command) -> None:
         """Set an actuator: QoS 1, not retained. Raises DriverError for an unknown actuator or a

@@ -1,0 +1,41 @@
+"""One typed event bus inside the controller.
+
+Everything the controller observes or decides is emitted here (readings, commands, and the
+events later features add); extensions such as the historian or the control plane subscribe
+to the event types they need. A failing listener is logged and isolated, so one bug cannot stop
+dispatch (the way Zigbee2MQTT's event bus works).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+log = logging.getLogger("campusctl.bus")
+
+E = TypeVar("E")
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._listeners: dict[type, list[Callable[[Any], None]]] = {}
+
+    def subscribe(self, event_type: type[E], listener: Callable[[E], None]) -> None:
+        self._listeners.setdefault(event_type, []).append(listener)
+
+    def unsubscribe(self, event_type: type[E], listener: Callable[[E], None]) -> None:
+        listeners = self._listeners.get(event_type, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def wants(self, event_type: type) -> bool:
+        """Whether anyone listens (lets the hot path skip building events nobody reads)."""
+        return bool(self._listeners.get(event_type))
+
+    def emit(self, event: object) -> None:
+        for listener in self._listeners.get(type(event), ()):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener %r failed on %s", listener, type(event).__name__)
