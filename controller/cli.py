@@ -9,6 +9,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,7 @@ from campus.config import CampusFile, load_campus
 from campus.model import Campus
 from campus.problems import CampusError, ConfigError, Severity
 from campus.yamlmodel import json_schema
-from controller.runtime import Controller
-from drivers.mqtt import MqttDriver, MqttSettings
+from controller.service import add_service_arguments, build_controller, service_options
 from rules.loader import load_rules
 from rules.schema import RuleSet
 
@@ -56,20 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the controller as a service")
     _campus_args(run)
-    run.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="MQTT broker URL")
-    run.add_argument("--client-id", default=None, help="MQTT client id (default: campusctl-SITE)")
-    run.add_argument(
-        "--settle",
-        type=float,
-        default=5.0,
-        help="seconds of readings before the first commands (default 5)",
-    )
+    add_service_arguments(run, "MQTT broker URL (default mqtt://127.0.0.1:1883)")
     _clock_args(run, default_speed=1.0)
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="broker + simulated campus + controller + summary")
     _campus_args(demo)
-    demo.add_argument("--broker", default=None, help="use this broker instead of starting one")
+    add_service_arguments(demo, "use this broker instead of starting one")
     demo.add_argument("--headless", action="store_true", help="no live view; print a summary")
     demo.add_argument(
         "--duration", type=float, default=None, help="stop after this many wall-clock seconds"
@@ -149,27 +142,12 @@ def load_rules_or_fail(paths: list[Path], campus: Campus) -> RuleSet:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import time
-
     campus = load_campus(args.config)
     ruleset = load_rules_or_fail(args.rules, campus)
     clock = make_clock(args, campus, time.time())
-    settings = MqttSettings(
-        url=args.broker,
-        client_id=args.client_id or f"campusctl-{campus.site.id}",
-        status_topic=f"campusctl/{campus.site.id}/status",
-    )
-    asyncio.run(until_signalled(run_controller(campus, ruleset, settings, clock, args.settle)))
+    controller = build_controller(campus, ruleset, clock, service_options(args))
+    asyncio.run(until_signalled(controller.run()))
     return 0
-
-
-async def run_controller(
-    campus: Campus, ruleset: RuleSet, settings: MqttSettings, clock: Clock, settle: float
-) -> None:
-    """The service: the controller with its drivers and extensions, until cancelled."""
-    drivers = [MqttDriver(campus, settings, clock)]
-    controller = Controller(campus, ruleset, drivers, clock, settle=settle)
-    await controller.run()
 
 
 async def until_signalled(work: Coroutine[Any, Any, None]) -> None:
@@ -195,7 +173,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     options = DemoOptions(
         config=args.config,
         rules=args.rules,
-        broker_url=args.broker,
+        service=service_options(args),
+        external_broker=args.broker is not None,
         speed=args.speed,
         start=start,
         duration=args.duration,

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,8 +29,8 @@ from campus.model import Campus
 from campus.problems import CampusError
 from controller.broker import Broker, mosquitto_binary, running_amqtt, running_mosquitto
 from controller.runtime import Controller
+from controller.service import ServiceOptions, build_controller
 from controller.summary import summary_table
-from drivers.mqtt import MqttDriver, MqttSettings
 from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.demo")
@@ -40,7 +40,8 @@ log = logging.getLogger("campusctl.demo")
 class DemoOptions:
     config: Path
     rules: list[Path]
-    broker_url: str | None
+    service: ServiceOptions
+    external_broker: bool
     speed: float
     start: float
     duration: float | None
@@ -59,16 +60,13 @@ def default_start(campus: Campus) -> float:
 
 async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     console = Console(width=None if sys.stdout.isatty() else 100)
-    async with _broker(options.broker_url) as broker:
+    external = options.service.broker_url if options.external_broker else None
+    async with _broker(external) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
         simulator = await _start_simulator(options, broker.url, clock)
-        settings = MqttSettings(
-            url=broker.url,
-            client_id=f"campusctl-{campus.site.id}-demo",
-            status_topic=f"campusctl/{campus.site.id}/status",
-        )
-        controller = Controller(campus, rules, [MqttDriver(campus, settings, clock)], clock)
+        service = replace(options.service, broker_url=broker.url)
+        controller = build_controller(campus, rules, clock, service)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
             await _show(controller, task, options, console)
