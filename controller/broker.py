@@ -75,7 +75,10 @@ def running_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker
     conf.write_text(MOSQUITTO_CONF.format(port=port))
     logfile = workdir / "mosquitto.log"
     with logfile.open("ab") as out:
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+        # Its own session: Ctrl-C reaches only campusctl, which stops the broker last.
+        proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         _wait_for_port(port, lambda: proc.poll() is not None, logfile)
         yield Broker("127.0.0.1", port, "mosquitto", logfile)
