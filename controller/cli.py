@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="broker + simulated campus + controller + summary")
     _campus_args(demo)
     add_service_arguments(demo, "use this broker instead of starting one")
+    demo.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        help="use the built-in amqtt broker even when Mosquitto is installed",
+    )
     demo.add_argument("--headless", action="store_true", help="no live view; print a summary")
     demo.add_argument(
         "--duration", type=float, default=None, help="stop after this many wall-clock seconds"
@@ -175,6 +180,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         rules=args.rules,
         service=service_options(args),
         external_broker=args.broker is not None,
+        embedded_broker=args.embedded_broker,
         speed=args.speed,
         start=start,
         duration=args.duration,

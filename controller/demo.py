@@ -42,6 +42,7 @@ class DemoOptions:
     rules: list[Path]
     service: ServiceOptions
     external_broker: bool
+    embedded_broker: bool
     speed: float
     start: float
     duration: float | None
@@ -60,8 +61,10 @@ def default_start(campus: Campus) -> float:
 
 async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     console = Console(width=None if sys.stdout.isatty() else 100)
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     external = options.service.broker_url if options.external_broker else None
-    async with _broker(external) as broker:
+    async with _broker(external, options.embedded_broker) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
         simulator = await _start_simulator(options, broker.url, clock)
@@ -114,14 +117,14 @@ async def _show(
 
 
 @contextlib.asynccontextmanager
-async def _broker(url: str | None) -> AsyncIterator[Broker]:
+async def _broker(url: str | None, embedded: bool) -> AsyncIterator[Broker]:
     if url is not None:
         try:
             address = parse_broker_url(url)
         except ValueError as exc:
             raise CampusError(str(exc)) from exc
         yield Broker(address.host, address.port, "external")
-    elif mosquitto_binary() is not None:
+    elif mosquitto_binary() is not None and not embedded:
         with (
             tempfile.TemporaryDirectory(prefix="campusctl-demo-") as tmp,
             running_mosquitto(Path(tmp)) as broker,
