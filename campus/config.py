@@ -14,26 +14,40 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from campus.history import HistorySection
 from campus.model import (
+    HA_ACTUATOR_DOMAINS,
     ActuatorSpec,
     ActuatorType,
     Building,
     Campus,
+    HaBinding,
+    HomeAssistantSite,
     MqttBinding,
     PayloadFormat,
     Period,
     PointSpec,
     Room,
+    SerialBinding,
+    SerialPort,
     Site,
     ValueType,
 )
 from campus.problems import ConfigError, Position, Problem
+from campus.serialconfig import (
+    SerialBindingSection,
+    SerialPortSection,
+    resolve_binding,
+    resolve_ports,
+)
 from campus.types import Value
 from campus.yamlmodel import Duration, Located, did_you_mean, load
 
 ID = re.compile(r"[a-z][a-z0-9_]*")
 SITE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+HA_ENTITY = re.compile(r"[a-z0-9_]+\.[a-z0-9_]+")
+HA_TOKEN_ENV = "CAMPUSCTL_HA_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,36 @@ class MqttSection:
 
 
 @dataclass(frozen=True)
+class HaBindingSection:
+    """A Home Assistant entity (the top-level homeassistant: section says where HA is)."""
+
+    entity: Located[str] = field(
+        metadata={"doc": "entity id like sensor.{building}_{room}_co2; {site}, {kind} too"}
+    )
+    attribute: str | None = field(
+        default=None, metadata={"doc": "points only: read this attribute instead of the state"}
+    )
+    invert: bool = field(
+        default=False, metadata={"doc": "send and read 100 - value (blinds % closed -> cover)"}
+    )
+
+
+@dataclass(frozen=True)
+class HomeAssistantSection:
+    """Where Home Assistant is, and where its long-lived token is read (never the token)."""
+
+    url: Located[str] = field(metadata={"doc": "http(s)://host:8123 of Home Assistant"})
+    token_env: str | None = field(
+        default=None,
+        metadata={"doc": f"environment variable holding the token (default {HA_TOKEN_ENV})"},
+    )
+    token_file: str | None = field(
+        default=None, metadata={"doc": "file holding the token (relative to campus.yaml)"}
+    )
+    pos: Position | None = None
+
+
+@dataclass(frozen=True)
 class PointSection:
     """A sensor value of the room."""
 
@@ -68,6 +112,8 @@ class PointSection:
         default=None, metadata={"doc": "unknown when no reading came for this long"}
     )
     mqtt: MqttSection | None = None
+    homeassistant: HaBindingSection | None = None
+    serial: SerialBindingSection | None = None
     pos: Position | None = None
 
 
@@ -86,6 +132,7 @@ class ActuatorSection:
     )
     deadband: float = field(default=0.0, metadata={"doc": "level changes smaller are not sent"})
     mqtt: MqttSection | None = None
+    homeassistant: HaBindingSection | None = None
     pos: Position | None = None
 
 
@@ -147,6 +194,16 @@ class CampusFile:
     kinds: dict[str, KindSection]
     buildings: list[BuildingSection]
     timetable: list[TimetableSection] = field(default_factory=list)
+    homeassistant: HomeAssistantSection | None = field(
+        default=None, metadata={"doc": "the Home Assistant that homeassistant: bindings use"}
+    )
+    history: HistorySection | None = field(
+        default=None, metadata={"doc": "record to InfluxDB (docs/influxdb.md)"}
+    )
+    serial: dict[str, SerialPortSection] = field(
+        default_factory=dict,
+        metadata={"doc": "serial sensors by port name (docs/serial.md)"},
+    )
 
 
 def load_campus(path: Path) -> Campus:
@@ -204,6 +261,8 @@ class _Resolver:
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.homeassistant: HomeAssistantSite | None = None
+        self.serial_ports: dict[str, SerialPort] = {}
 
     def error(self, pos: Position | None, message: str) -> None:
         """Record a problem once, though a kind's template is resolved for each of its rooms."""
@@ -213,6 +272,8 @@ class _Resolver:
 
     def campus(self, raw: CampusFile) -> Campus:
         site = self.site(raw.site)
+        self.homeassistant = self.ha_site(raw.homeassistant)
+        self.serial_ports = resolve_ports(raw.serial, self.error)
         kinds = self.kinds(raw.kinds)
         buildings = []
         seen: set[str] = set()
@@ -227,7 +288,15 @@ class _Resolver:
             rooms = tuple(self.rooms(site, b, kinds))
             buildings.append(Building(b.id.value, b.name or b.id.value, rooms))
         timetable = self.timetable(raw.timetable)
-        return Campus(site, tuple(buildings), timetable, self.file)
+        return Campus(
+            site,
+            tuple(buildings),
+            timetable,
+            self.file,
+            self.homeassistant,
+            raw.history,
+            serial_ports=self.serial_ports,
+        )
 
     def site(self, raw: SiteSection) -> Site:
         if not SITE_ID.fullmatch(raw.id.value):
@@ -330,7 +399,17 @@ class _Resolver:
             range=s.range,
             stale_after=s.stale_after,
             mqtt=self.binding(s.mqtt, fill, default_key=name, pos=s.pos),
+            homeassistant=self.ha_binding(f"point {name!r}", s.mqtt, s.homeassistant, fill),
+            serial=self.serial_binding(name, s, fill),
         )
+
+    def serial_binding(
+        self, name: str, s: PointSection, fill: dict[str, str]
+    ) -> SerialBinding | None:
+        if s.serial is None:
+            return None
+        also = tuple(k for k, v in (("mqtt", s.mqtt), ("homeassistant", s.homeassistant)) if v)
+        return resolve_binding(name, s.serial, self.serial_ports, fill, self.error, also=also)
 
     def actuator(
         self, room: str, name: str, s: ActuatorSection, fill: dict[str, str]
@@ -359,6 +438,7 @@ class _Resolver:
             min_switch_interval=s.min_switch_interval,
             deadband=s.deadband,
             mqtt=self.binding(s.mqtt, fill, default_key="state", pos=s.pos),
+            homeassistant=self.ha_actuator(name, kind, s, fill),
         )
 
     def binding(
@@ -379,6 +459,74 @@ class _Resolver:
         fmt = PayloadFormat(s.format)
         key = s.key if s.key is not None else (default_key if fmt is PayloadFormat.Z2M else None)
         return MqttBinding(topic, fmt, key, command_topic, s.scale, s.invert)
+
+    def ha_site(self, s: HomeAssistantSection | None) -> HomeAssistantSite | None:
+        if s is None:
+            return None
+        if not re.match(r"(https?|wss?)://[^/]", s.url.value):
+            self.error(s.url.pos, f"homeassistant url {s.url.value!r}: write http://host:8123")
+        if s.token_env is not None and s.token_file is not None:
+            self.error(s.pos, "homeassistant: give token_env or token_file, not both")
+        token_file = None
+        if s.token_file is not None:
+            token_file = str(Path(self.file).parent / Path(s.token_file).expanduser())
+        token_env = s.token_env if s.token_env or token_file else HA_TOKEN_ENV
+        return HomeAssistantSite(s.url.value, token_env, token_file)
+
+    def ha_binding(
+        self, what: str, mqtt: MqttSection | None, s: HaBindingSection | None, fill: dict[str, str]
+    ) -> HaBinding | None:
+        if s is None:
+            return None
+        if self.homeassistant is None:
+            self.error(
+                s.entity.pos,
+                f"{what} is bound to Home Assistant: add a top-level "
+                "homeassistant: section with its url",
+            )
+        if mqtt is not None:
+            self.error(s.entity.pos, f"{what} has both mqtt: and homeassistant:; keep one")
+        try:
+            entity = s.entity.value.format(**fill)
+        except (KeyError, IndexError, ValueError) as exc:
+            self.error(
+                s.entity.pos,
+                f"entity {s.entity.value!r}: only {{site}}, {{building}}, {{room}}, {{kind}} "
+                f"can be filled in ({exc})",
+            )
+            return None
+        if not HA_ENTITY.fullmatch(entity):
+            self.error(
+                s.entity.pos,
+                f"entity {entity!r} is not a Home Assistant entity id "
+                "(domain.object_id in lower case, like sensor.r101_co2)",
+            )
+            return None
+        return HaBinding(entity, s.attribute, s.invert)
+
+    def ha_actuator(
+        self, name: str, kind: ActuatorType, s: ActuatorSection, fill: dict[str, str]
+    ) -> HaBinding | None:
+        binding = self.ha_binding(f"actuator {name!r}", s.mqtt, s.homeassistant, fill)
+        if binding is None or s.homeassistant is None:
+            return None
+        pos = s.homeassistant.entity.pos
+        if binding.attribute is not None:
+            self.error(pos, f"actuator {name!r}: attribute is for points; remove it")
+        types = HA_ACTUATOR_DOMAINS.get(binding.domain)
+        if types is None:
+            self.error(
+                pos,
+                f"actuator {name!r}: Home Assistant {binding.domain} entities "
+                f"cannot be driven; use one of {', '.join(HA_ACTUATOR_DOMAINS)}",
+            )
+        elif kind not in types:
+            self.error(
+                pos,
+                f"actuator {name!r} is a {kind}, but a {binding.domain} entity "
+                f"can only be a {' or a '.join(types)}",
+            )
+        return binding
 
     def check_name(self, name: str, pos: Position | None) -> None:
         if not ID.fullmatch(name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from campus.history import HistorySection
 from campus.types import Value
 
 
@@ -63,6 +64,105 @@ class MqttBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class HaBinding:
+    """A Home Assistant entity behind a point or actuator.
+
+    A point reads the entity's state, or one of its attributes when `attribute` is set. An
+    actuator is driven through the service calls of the entity's domain (light, switch, fan,
+    cover, climate, input_boolean, input_number); `invert` sends and reads ``100 - value``
+    (blinds "% closed" to a cover's position "% open").
+    """
+
+    entity: str
+    attribute: str | None = None
+    invert: bool = False
+
+    @property
+    def domain(self) -> str:
+        """``light`` for ``light.r101``."""
+        return self.entity.partition(".")[0]
+
+
+HA_ACTUATOR_DOMAINS: dict[str, tuple[ActuatorType, ...]] = {
+    "light": (ActuatorType.SWITCH, ActuatorType.LEVEL),
+    "switch": (ActuatorType.SWITCH,),
+    "input_boolean": (ActuatorType.SWITCH,),
+    "fan": (ActuatorType.SWITCH, ActuatorType.LEVEL),
+    "cover": (ActuatorType.SWITCH, ActuatorType.LEVEL),
+    "climate": (ActuatorType.SWITCH, ActuatorType.LEVEL),
+    "input_number": (ActuatorType.LEVEL,),
+}
+"""Home Assistant domains that can back an actuator, and the actuator types each can be."""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeAssistantSite:
+    """The Home Assistant instance the campus's entities live on.
+
+    The token itself is never part of the model: it is read when the driver connects, from the
+    environment variable `token_env` or the file `token_file`, so the campus can be printed and
+    logged freely.
+    """
+
+    url: str
+    """``http(s)://host:port`` of Home Assistant (or its ``ws(s)://.../api/websocket``)."""
+    token_env: str | None = None
+    token_file: str | None = None
+    """An absolute path (a relative one in campus.yaml is resolved against its folder)."""
+
+
+class SerialProtocol(StrEnum):
+    """What a serial port speaks (drivers/serial/protocols/ has the codecs)."""
+
+    MHZ19B = "mhz19b"
+    SDS011 = "sds011"
+    SENSEAIR_S8 = "senseair-s8"
+    ASCII = "ascii"
+    """``key=value`` lines from an Arduino-style board."""
+
+    @property
+    def polled(self) -> bool:
+        """Whether campusctl asks for each value (else the device streams)."""
+        return self in (SerialProtocol.MHZ19B, SerialProtocol.SENSEAIR_S8)
+
+
+SERIAL_FIELDS: dict[SerialProtocol, tuple[str, ...]] = {
+    SerialProtocol.MHZ19B: ("co2", "temperature"),
+    SerialProtocol.SDS011: ("pm2_5", "pm10"),
+    SerialProtocol.SENSEAIR_S8: ("co2", "status"),
+    SerialProtocol.ASCII: (),
+}
+"""The values each sensor gives; an ASCII board's fields are its keys (or its port's key map)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SerialPort:
+    """A serial line with one sensor or board on it, as declared under campus.yaml's serial:."""
+
+    name: str
+    device: str
+    """A device path (``/dev/ttyUSB0``) or a pyserial URL (``rfc2217://host:port``)."""
+    protocol: SerialProtocol
+    baud: int = 9600
+    poll_interval: float | None = None
+    """Seconds between requests; None: the device streams (SDS011 active mode, ASCII boards)."""
+    timeout: float = 1.0
+    """Seconds to wait for a reply (or for the rest of a frame)."""
+    address: int = 0xFE
+    """Modbus address (Senseair S8; 0xFE = whichever sensor is on the line)."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """ASCII boards: the board's key -> field name (``lux`` -> ``illuminance``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SerialBinding:
+    """Which port, and which of its values, feeds a point."""
+
+    port: str
+    field: str
+
+
+@dataclass(frozen=True, slots=True)
 class PointSpec:
     """A sensor value of a room."""
 
@@ -76,6 +176,8 @@ class PointSpec:
     stale_after: float | None = None
     """Seconds after the last reading when the point becomes unknown (None: never)."""
     mqtt: MqttBinding | None = None
+    homeassistant: HaBinding | None = None
+    serial: SerialBinding | None = None
 
     def plausible(self, value: Value) -> bool:
         if self.range is None or isinstance(value, bool):
@@ -101,6 +203,7 @@ class ActuatorSpec:
     deadband: float = 0.0
     """A level change smaller than this is not sent."""
     mqtt: MqttBinding | None = None
+    homeassistant: HaBinding | None = None
 
     def accepts(self, value: Value) -> bool:
         if self.type is ActuatorType.SWITCH:
@@ -169,6 +272,12 @@ class Campus:
     """Weekday (0 = Monday) -> that day's periods in order."""
     source: str = ""
     """The file it was loaded from."""
+    homeassistant: HomeAssistantSite | None = None
+    """Where entities bound with ``homeassistant:`` live (None: no Home Assistant)."""
+    history: HistorySection | None = None
+    """campus.yaml's ``history:`` section (InfluxDB), as written; None: not configured there."""
+    serial_ports: dict[str, SerialPort] = field(default_factory=dict)
+    """campus.yaml's ``serial:`` ports by name."""
 
     @property
     def rooms(self) -> list[Room]:

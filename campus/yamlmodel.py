@@ -326,6 +326,11 @@ def load(path: Path, schema: type[T]) -> tuple[T | None, list[Problem]]:
     return value, []
 
 
+SCHEMA_HOOK = "json_schema_of"
+"""A type that a custom Decoder reads (rules' expressions, `set:`) describes its own JSON Schema
+with a classmethod of this name returning the schema dict; `json_schema` uses it as is."""
+
+
 def json_schema(tp: Any, definitions: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a type, dataclasses going to ``$defs``."""
     top = definitions is None
@@ -342,6 +347,10 @@ def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     origin = get_origin(tp)
     if tp is Any:
         return {}
+    hook = getattr(tp, SCHEMA_HOOK, None) if isinstance(tp, type) else None
+    if hook is not None:
+        described: dict[str, Any] = hook()
+        return described
     if origin is Located:
         return _schema_of(get_args(tp)[0], defs)
     if origin in (typing.Union, types.UnionType):

@@ -10,19 +10,21 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from campus.clock import Clock, ScaledClock, WallClock, parse_start
 from campus.config import CampusFile, load_campus
 from campus.model import Campus
-from campus.problems import CampusError, ConfigError, Severity
+from campus.problems import CampusError, ConfigError
 from campus.yamlmodel import json_schema
+from controller.runtime import Controller
 from controller.service import add_service_arguments, build_controller, service_options
 from rules.loader import load_rules
 from rules.schema import RuleSet
 
+log = logging.getLogger("campusctl")
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
@@ -80,14 +82,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="simulated rooms and devices on a broker")
     simulate_arguments(simulate)
+    from controller.offline import add_arguments as offline_arguments
+
+    offline_arguments(simulate)
     simulate.set_defaults(func=cmd_simulate)
 
-    rules = commands.add_parser("rules", help="check rule files")
-    rules_commands = rules.add_subparsers(required=True, metavar="ACTION")
-    check = rules_commands.add_parser("check", help="load rules, print errors and coverage")
-    check.add_argument("paths", nargs="+", type=Path)
-    check.add_argument("--config", type=Path, default=EXAMPLES / "campus.yaml")
-    check.set_defaults(func=cmd_rules_check)
+    from controller.rulescmd import add_rules_commands
+
+    add_rules_commands(commands, EXAMPLES)
+
+    from tui.options import add_arguments as tui_arguments
+
+    tui = commands.add_parser("tui", help="the facility staff's terminal UI")
+    tui_arguments(tui)
+    tui.set_defaults(func=cmd_tui)
 
     config = commands.add_parser("config", help="check campus.yaml, print its JSON Schema")
     config_commands = config.add_subparsers(required=True, metavar="ACTION")
@@ -96,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     config_check.set_defaults(func=cmd_config_check)
     schema = config_commands.add_parser("schema", help="print the JSON Schema of campus.yaml")
     schema.set_defaults(func=cmd_config_schema)
+
+    from drivers.serial.cli import add_commands as add_serial_commands
+
+    add_serial_commands(commands)
+
+    from controller.discovery import add_discover_command
+
+    add_discover_command(commands)
     return parser
 
 
@@ -151,16 +167,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     ruleset = load_rules_or_fail(args.rules, campus)
     clock = make_clock(args, campus, time.time())
     controller = build_controller(campus, ruleset, clock, service_options(args))
-    asyncio.run(until_signalled(controller.run()))
+    asyncio.run(until_signalled(controller.run(), on_hangup=lambda: reload_on_hangup(controller)))
     return 0
 
 
-async def until_signalled(work: Coroutine[Any, Any, None]) -> None:
-    """Run `work` until SIGINT or SIGTERM, then cancel it so it shuts down in order."""
+def reload_on_hangup(controller: Controller) -> None:
+    """SIGHUP: reload the rules (errors are in the report and the log, never fatal)."""
+    try:
+        controller.reload_rules("SIGHUP")
+    except CampusError as exc:
+        log.error("reload on SIGHUP failed: %s", exc)
+
+
+async def until_signalled(
+    work: Coroutine[Any, Any, None], on_hangup: Callable[[], None] | None = None
+) -> None:
+    """Run `work` until SIGINT or SIGTERM, then cancel it so it shuts down in order.
+
+    `on_hangup` runs on each SIGHUP (the controller reloads its rules)."""
     task = asyncio.create_task(work)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
+    if on_hangup is not None:
+        loop.add_signal_handler(signal.SIGHUP, on_hangup)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
@@ -190,21 +220,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(campus, ruleset, options))
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulators.cli import run
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.main import run
 
     return run(args)
 
 
-def cmd_rules_check(args: argparse.Namespace) -> int:
-    campus = load_campus(args.config)
-    ruleset = load_rules(args.paths, campus)
-    for problem in ruleset.problems:
-        print(problem)
-    for rule in ruleset.rules:
-        print(f"{rule.id}: {len(rule.rooms)} rooms")
-    errors = [p for p in ruleset.problems if p.severity is Severity.ERROR]
-    return 1 if errors else 0
+def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.no_broker:
+        from controller.offline import run as run_offline
+
+        return run_offline(args, [EXAMPLES / "rules"])
+    from simulators.cli import run
+
+    return run(args)
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:

@@ -67,17 +67,24 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     async with _broker(external, options.embedded_broker) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
-        simulator = await _start_simulator(options, broker.url, clock)
+        staff_tui = not options.headless and sys.stdout.isatty()
+        log_file = _log_to_file() if staff_tui else None
+        simulator = await _start_simulator(options, broker.url, clock, log_file)
         service = replace(options.service, broker_url=broker.url)
         controller = build_controller(campus, rules, clock, service)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
-            await _show(controller, task, options, console)
+            if staff_tui:
+                await _show_tui(task, broker.url, campus.site.id)
+            else:
+                await _show(controller, task, options, console)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await _stop(simulator)
+    if log_file is not None:
+        console.print(f"the demo's log: {log_file}")
     if options.headless:
         console.print(summary_table(controller))
         missing = [r for r, s in controller.rooms.items() if not s.readings or not s.commands]
@@ -85,6 +92,39 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
             console.print(f"rooms without readings or commands: {', '.join(missing)}")
             return 1
     return 0
+
+
+def _log_to_file() -> Path:
+    """While the TUI owns the terminal, the controller and the simulator log to a file."""
+    path = Path(tempfile.gettempdir()) / "campusctl-demo.log"
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    return path
+
+
+async def _show_tui(task: asyncio.Task[None], broker_url: str, site: str) -> None:
+    """The staff TUI on the demo campus until the user quits (or the controller stops)."""
+    from tui.main import run_app_async
+    from tui.options import TuiOptions, login_name
+
+    options = TuiOptions(parse_broker_url(broker_url), site=site, user=login_name())
+    app = asyncio.create_task(run_app_async(options), name="tui")
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, app.cancel)
+    try:
+        await asyncio.wait({app, task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if not app.done():
+            app.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await app
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
 
 
 async def _show(
@@ -136,7 +176,7 @@ async def _broker(url: str | None, embedded: bool) -> AsyncIterator[Broker]:
 
 
 async def _start_simulator(
-    options: DemoOptions, broker_url: str, clock: ScaledClock
+    options: DemoOptions, broker_url: str, clock: ScaledClock, log_file: Path | None = None
 ) -> asyncio.subprocess.Process:
     args = [
         sys.executable, "-m", "controller.cli", "simulate",
@@ -148,10 +188,12 @@ async def _start_simulator(
         "--seed", str(options.seed),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return await asyncio.create_subprocess_exec(
-        *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=None,
-        start_new_session=True,
-    )  # fmt: skip
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log_file.open("a")) if log_file is not None else None
+        return await asyncio.create_subprocess_exec(
+            *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+            start_new_session=True,
+        )  # fmt: skip
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

@@ -17,11 +17,18 @@ from dataclasses import dataclass, field
 
 from campus.clock import Clock
 from campus.model import Campus
+from campus.problems import CampusError
 from campus.types import Command, Reading, Value
+from controller import staff
 from controller.bus import Bus
+from controller.events import Audit
 from controller.extension import Extension
-from drivers.base import Driver
+from controller.reload import ReloadReport
+from drivers.base import Driver, HandsOver
+from rules.alarms import Alarm
+from rules.durable import Saved
 from rules.engine import Engine
+from rules.events import AlarmChanged, Transition
 from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.controller")
@@ -53,6 +60,7 @@ class Controller:
         *,
         settle: float = 5.0,
         extensions: Sequence[Extension] = (),
+        saved: Saved | None = None,
     ) -> None:
         self.campus = campus
         self.rules = rules
@@ -66,11 +74,18 @@ class Controller:
         self.commands = 0
         self.recent: deque[Command] = deque(maxlen=500)
         """The last commands sent, newest last."""
-        self.engine = Engine(campus, rules, clock.now(), settle)
+        self.engine = Engine(
+            campus, rules, clock.now(), settle, listener=self._engine_event, saved=saved
+        )
+        """`saved`: durable state from before a restart (controller.state)."""
+        for note in self.engine.restored:
+            log.info("state: %s", note)
         self.ready = asyncio.Event()
         self._actuators = campus.actuators()
         self._routes = self._route_commands()
         self._inbox: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self._waiting_until = float("inf")
+        """The engine deadline `_loop` sleeps until (inf: none)."""
 
     def _route_commands(self) -> dict[str, Driver]:
         routes: dict[str, Driver] = {}
@@ -90,9 +105,14 @@ class Controller:
         """Connect the drivers, start the extensions, and control until cancelled."""
         async with contextlib.AsyncExitStack() as stack:
             for driver in self.drivers:
+                direct = isinstance(driver, HandsOver)
+                if isinstance(driver, HandsOver):
+                    driver.hand_over_to(self._take)
                 await stack.enter_async_context(driver)
-                task = asyncio.create_task(self._forward(driver), name=f"{driver.name}-readings")
-                stack.callback(task.cancel)
+                if not direct:
+                    name = f"{driver.name}-readings"
+                    task = asyncio.create_task(self._forward(driver), name=name)
+                    stack.callback(task.cancel)
             for extension in self.extensions:
                 await extension.start(self)
                 stack.push_async_callback(extension.stop)
@@ -115,6 +135,7 @@ class Controller:
         try:
             while True:
                 deadline = engine.next_deadline()
+                self._waiting_until = float("inf") if deadline is None else deadline
                 sleeper = None
                 waiters: set[asyncio.Future[object]] = {next_batch}  # type: ignore[arg-type]
                 if deadline is not None:
@@ -132,9 +153,20 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await next_batch
 
+    def _take(self, batch: list[Reading]) -> None:
+        """A batch straight from a driver's read callback (drivers.base.HandsOver): handled at
+        once, no task hop; `_loop` is woken only when the engine now has an earlier deadline."""
+        self.handle(batch)
+        deadline = self.engine.next_deadline()
+        if deadline is not None and deadline < self._waiting_until:
+            self._waiting_until = deadline
+            self._inbox.put_nowait([])
+
     def handle(self, batch: list[Reading]) -> None:
-        """Feed a batch of readings to the engine and send what it decides."""
+        """Feed a batch of readings to the engine (as readings that arrived together, see
+        Engine.on_readings) and send what it decides."""
         emit = self.bus.wants(Reading)
+        taken: list[Reading] = []
         for reading in batch:
             room_id, _, name = reading.point.rpartition(".")
             stats = self.rooms.get(room_id)
@@ -148,7 +180,9 @@ class Controller:
             self.readings += 1
             stats.readings += 1
             stats.values[name] = reading.value
-            self.send(self.engine.on_reading(reading))
+            taken.append(reading)
+        if taken:
+            self.send(self.engine.on_readings(taken))
 
     def send(self, commands: list[Command]) -> None:
         for command in commands:
@@ -163,6 +197,96 @@ class Controller:
             if driver is not None:
                 driver.send(command)
             self.bus.emit(command)
+
+    # -- staff requests (control plane, TUI, CLI): validated, audited, persisted ---------
+
+    @property
+    def alarms(self) -> list[Alarm]:
+        """Active alarms and cleared ones nobody acknowledged yet, active first."""
+        return self.engine.alarms()
+
+    def override(self, actuator_id: str, value: Value, until: float, who: str) -> None:
+        """Hold `actuator_id` at `value` in the `override` slot (8) until `until`."""
+        who = staff.check_who(who)
+        spec = staff.find_actuator(self._actuators, actuator_id)
+        value = staff.check_value(spec, value)
+        now = self.clock.now()
+        until = staff.check_until(until, now)
+        self.send(self.engine.set_override(spec.id, value, until, who, now))
+        left = until - now
+        self._audit(who, "override", f"{spec.id} = {show_value(value)} for {left:.0f} s")
+
+    def release_override(self, actuator_id: str, who: str) -> None:
+        who = staff.check_who(who)
+        spec = staff.find_actuator(self._actuators, actuator_id)
+        if not self.engine.has_override(spec.id):
+            raise CampusError(f"{spec.id} has no override to release")
+        self.send(self.engine.release_override(spec.id, self.clock.now()))
+        self._audit(who, "release-override", spec.id)
+
+    def acknowledge_alarm(self, alarm_id: str, who: str) -> None:
+        who = staff.check_who(who)
+        if not isinstance(alarm_id, str) or self.engine.alarm(alarm_id) is None:
+            known = [a.id for a in self.engine.alarms()]
+            hint = staff.did_you_mean(str(alarm_id), known)
+            listed = ", ".join(known[:5]) or "none"
+            raise CampusError(f"no alarm {alarm_id!r}{hint}; current alarms: {listed}")
+        self.engine.acknowledge_alarm(alarm_id, who, self.clock.now())
+        self._audit(who, "acknowledge-alarm", alarm_id)
+
+    def set_rule_enabled(self, rule_id: str, enabled: bool, who: str) -> None:
+        """Enable or disable a rule; a disabled rule's instances relinquish their slots."""
+        who = staff.check_who(who)
+        enabled = staff.check_flag(enabled, "enabled")
+        ids = self.engine.rule_ids()
+        if not isinstance(rule_id, str) or rule_id not in ids:
+            raise CampusError(f"no rule {rule_id!r}{staff.did_you_mean(str(rule_id), ids)}")
+        self.send(self.engine.set_rule_enabled(rule_id, enabled, self.clock.now(), who))
+        self._audit(who, "enable-rule" if enabled else "disable-rule", rule_id)
+
+    def reload_rules(self, who: str) -> ReloadReport:
+        """Re-read the rule files; see controller.reload for what is kept and carried over."""
+        from controller.reload import reload_rules
+
+        who = staff.check_who(who)
+        report = reload_rules(self, self.clock.now())
+        self._audit(who, "reload-rules", "; ".join(report.diff) or "no change")
+        return report
+
+    def explain(self, target: str) -> dict[str, object]:
+        """Why an actuator has its value, or why a rule (instance) is or is not active.
+
+        `target`: an actuator id (``b1.r101.lights``), a rule id, or ``rule-id@b1.r101``.
+        JSON-serialisable; rules.explain renders it as text.
+        """
+        from rules.explain import explain
+
+        if not isinstance(target, str) or not target:
+            raise CampusError(f"explain needs an actuator id or a rule id, got {target!r}")
+        return explain(self.engine, target)
+
+    def _engine_event(self, event: object) -> None:
+        """Transitions and alarm changes from the engine: logged, and put on the bus."""
+        if isinstance(event, AlarmChanged):
+            alarm = event.alarm
+            state = "active" if alarm.active else "cleared"
+            if alarm.acknowledged_by is not None:
+                state += f", acknowledged by {alarm.acknowledged_by}"
+            log.warning("alarm %s (%s, %s): %s", alarm.id, alarm.severity, state, alarm.message)
+        elif isinstance(event, Transition):
+            log.debug(
+                "%s@%s: %s -> %s (%s)",
+                event.rule,
+                event.room,
+                event.old_state,
+                event.new_state,
+                event.cause,
+            )
+        self.bus.emit(event)
+
+    def _audit(self, who: str, action: str, detail: str) -> None:
+        log.info("audit: %s %s %s", who, action, detail)
+        self.bus.emit(Audit(who, action, detail, self.clock.now()))
 
 
 def show_value(value: Value) -> str:

@@ -7,12 +7,25 @@ the same way; a feature that adds a driver or an extension adds its options and 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 from campus.clock import Clock
 from campus.model import Campus
+from campus.secrets import secret_files, warn_exposed
+from controller.controlplane import ControlPlane, ControlPlaneSettings
 from controller.extension import Extension
+from controller.heartbeat import Heartbeat, HeartbeatSettings
+from controller.history import (
+    HistoryOptions,
+    add_history_arguments,
+    history_extension,
+    history_options,
+)
+from controller.reload import RuleWatcher
 from controller.runtime import Controller
+from controller.state import StateKeeper, StateStore, default_path
 from drivers.base import Driver
 from drivers.mqtt import MqttDriver, MqttSettings
 from rules.schema import RuleSet
@@ -23,6 +36,22 @@ class ServiceOptions:
     broker_url: str = "mqtt://127.0.0.1:1883"
     client_id: str | None = None
     settle: float = 5.0
+    state: Path | Literal["auto"] | None = None
+    """The SQLite state file; ``auto``: var/campusctl-SITE.sqlite under the working folder
+    (the command line's default); None: nothing persists (tests, tools)."""
+    watch_rules: float = 1.0
+    """Seconds between two looks at the rule files for changes (0: no file watch)."""
+    history: HistoryOptions = field(default_factory=HistoryOptions)
+    """The ``--influx-*`` options (InfluxDB history; off unless a URL is configured)."""
+    discovery: bool = False
+    """Advertise the controller over mDNS (the command line's default is on; tools: off)."""
+    discovery_interfaces: tuple[str, ...] = ()
+    """Where to advertise: interface names, IPv4 addresses or ``all``; empty: loopback only."""
+    staff: frozenset[str] = frozenset()
+    """Users allowed to change things through control-plane requests; empty: anyone the
+    broker's ACL lets send requests (docs/security.md)."""
+    heartbeat: float = 60.0
+    """Clock seconds between two heartbeats on campusctl/<site>/heartbeat (0: none)."""
 
 
 def add_service_arguments(parser: argparse.ArgumentParser, broker_help: str) -> None:
@@ -36,6 +65,52 @@ def add_service_arguments(parser: argparse.ArgumentParser, broker_help: str) -> 
         default=5.0,
         help="seconds of readings before the first commands (default 5)",
     )
+    parser.add_argument(
+        "--state",
+        default="auto",
+        metavar="FILE",
+        help="SQLite file for hold timers, rule states, overrides and alarms across restarts "
+        "(default: var/campusctl-SITE.sqlite)",
+    )
+    parser.add_argument(
+        "--watch-rules",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="reload the rules when their files change, looking this often (0: never; "
+        "SIGHUP and the reload request always work)",
+    )
+    add_history_arguments(parser)
+    parser.add_argument(
+        "--no-discovery",
+        dest="discovery",
+        action="store_false",
+        help="do not advertise the controller over mDNS (zeroconf)",
+    )
+    parser.add_argument(
+        "--discovery-interface",
+        action="append",
+        default=[],
+        metavar="IFACE",
+        help="advertise on this interface name, IPv4 address or 'all' (repeatable; "
+        "default: loopback only, see docs/discovery.md)",
+    )
+    parser.add_argument(
+        "--staff",
+        action="append",
+        default=[],
+        metavar="USER[,USER...]",
+        help="only these users may override, acknowledge, enable/disable rules or reload "
+        "(repeatable; default: anyone the broker's ACL allows, see docs/security.md)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="publish campusctl/SITE/heartbeat this often, in clock seconds, for the devices' "
+        "fallback (default 60; 0: never; see docs/operations.md)",
+    )
 
 
 def service_options(args: argparse.Namespace) -> ServiceOptions:
@@ -43,6 +118,13 @@ def service_options(args: argparse.Namespace) -> ServiceOptions:
         broker_url=args.broker or ServiceOptions.broker_url,
         client_id=args.client_id,
         settle=args.settle,
+        state=args.state if args.state == "auto" else Path(args.state),
+        watch_rules=args.watch_rules,
+        history=history_options(args),
+        discovery=args.discovery,
+        discovery_interfaces=tuple(args.discovery_interface),
+        staff=frozenset(u.strip() for arg in args.staff for u in arg.split(",") if u.strip()),
+        heartbeat=args.heartbeat,
     )
 
 
@@ -56,5 +138,42 @@ def build_controller(
         status_topic=f"campusctl/{site}/status",
     )
     drivers: list[Driver] = [MqttDriver(campus, mqtt, clock)]
+    if campus.serial_ports:
+        from drivers.serial.driver import SerialDriver
+
+        drivers.append(SerialDriver(campus, clock))
+    if campus.homeassistant is not None:
+        from drivers.homeassistant import HaSettings, HomeAssistantDriver
+
+        drivers.append(
+            HomeAssistantDriver(campus, HaSettings.from_site(campus.homeassistant), clock)
+        )
     extensions: list[Extension] = []
-    return Controller(campus, ruleset, drivers, clock, settle=options.settle, extensions=extensions)
+    historian = history_extension(campus, options.history, options.state)
+    if historian is not None:
+        extensions.append(historian)
+    extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff)))
+    if options.heartbeat > 0:
+        extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat)))
+    warn_exposed(secret_files(campus, mqtt.endpoint(), options.history.token_file))
+    saved = None
+    if options.state is not None:
+        path = default_path(site) if options.state == "auto" else options.state
+        store = StateStore(path, site)
+        saved = store.load()
+        extensions.append(StateKeeper(store))
+    if options.discovery:
+        from controller.discovery import DiscoveryExtension
+
+        extensions.append(DiscoveryExtension(options.broker_url, options.discovery_interfaces))
+    if options.watch_rules > 0:
+        extensions.append(RuleWatcher(options.watch_rules))
+    return Controller(
+        campus,
+        ruleset,
+        drivers,
+        clock,
+        settle=options.settle,
+        extensions=extensions,
+        saved=saved,
+    )

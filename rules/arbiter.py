@@ -24,6 +24,7 @@ Choices, so behaviour is predictable and reproducible:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from campus.model import ActuatorSpec, ActuatorType
@@ -51,9 +52,18 @@ class Holder:
     value: Value
     source: str
     """``rule:<id>``, ``override:<who>``, ``default``."""
-    reason: str
+    why: str | Callable[[], str]
+    """The reason, or how to word it: a rule's reason quotes its readings, and is only worded
+    when someone reads it (a command goes out, explain), not on every write."""
     until: float | None = None
     """When it relinquishes itself (overrides)."""
+    since: float | None = None
+    """When this source first wrote this slot (a new value keeps it)."""
+
+    @property
+    def reason(self) -> str:
+        why = self.why
+        return why if isinstance(why, str) else why()
 
 
 class Arbiter:
@@ -81,7 +91,14 @@ class Arbiter:
         return self.winner.value
 
     def write(
-        self, slot: int, value: Value, source: str, reason: str, until: float | None = None
+        self,
+        slot: int,
+        value: Value,
+        source: str,
+        reason: str | Callable[[], str],
+        until: float | None = None,
+        *,
+        now: float | None = None,
     ) -> bool:
         """Put `source`'s value into `slot` (replacing its earlier one); True if the winning
         value changed."""
@@ -90,7 +107,10 @@ class Arbiter:
         value = self._coerce(value)
         if not self.spec.accepts(value):
             raise ValueError(f"{self.spec.id} does not accept {value!r}")
-        self._slots.setdefault(slot, {})[source] = Holder(slot, value, source, reason, until)
+        holders = self._slots.setdefault(slot, {})
+        earlier = holders.get(source)
+        since = now if earlier is None else earlier.since
+        holders[source] = Holder(slot, value, source, reason, until, since)
         return self._rewin()
 
     def relinquish(self, slot: int, source: str) -> bool:
@@ -102,10 +122,12 @@ class Arbiter:
             del self._slots[slot]
         return self._rewin()
 
-    def override(self, value: Value, who: str, until: float, reason: str) -> bool:
+    def override(
+        self, value: Value, who: str, until: float, reason: str, now: float | None = None
+    ) -> bool:
         """A staff override in slot 8 until `until`; it replaces any earlier override."""
         self._drop_overrides()
-        return self.write(OVERRIDE, value, OVERRIDE_PREFIX + who, reason, until)
+        return self.write(OVERRIDE, value, OVERRIDE_PREFIX + who, reason, until, now=now)
 
     def release_override(self) -> bool:
         if not self._drop_overrides():
@@ -185,8 +207,13 @@ class Arbiter:
 
     def _rewin(self) -> bool:
         before = self.winner.value
-        if self._slots:
-            self.winner = _ranked(self._slots[min(self._slots)])[0]
+        slots = self._slots
+        if slots:
+            top = slots[min(slots)]
+            if len(top) == 1:
+                self.winner = next(iter(top.values()))
+            else:
+                self.winner = _ranked(top)[0]
         else:
             self.winner = self.default
         return self.winner.value != before

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import string
 from zoneinfo import ZoneInfo
 
-from campus.model import ActuatorType, Campus, Room, ValueType
+from campus.model import ActuatorType, Building, Campus, Room, ValueType
 from campus.problems import Position, Problem, Severity
 from rules.expr import Expression, ExpressionError, compile_expression
 from rules.schema import (
-    Alarm,
+    AlarmRule,
     ExprText,
+    MessagePart,
     OnUnknown,
     Rule,
     RuleSection,
     SetAction,
     SetEntry,
     SkippedRoom,
+    format_field,
     priority_slot,
 )
 from rules.scope import Scope, StaticEnv, Symbol, SymbolKind
@@ -43,15 +46,30 @@ BUILDING_TYPES = {"id": Type.STRING, "name": Type.STRING}
 
 
 class CampusContext:
-    """What every rule of one load is checked against, computed once."""
+    """What every rule of one load is checked against, computed once per campus (the loader
+    and the engine share it: for 10,000 rooms it is a good part of the load time)."""
+
+    _last: tuple[Campus, CampusContext] | None = None
+
+    @classmethod
+    def of(cls, campus: Campus) -> CampusContext:
+        """The context of `campus`, reused while the same campus object is loaded again."""
+        last = cls._last
+        if last is not None and last[0] is campus:
+            return last[1]
+        context = cls(campus)
+        cls._last = (campus, context)
+        return context
 
     def __init__(self, campus: Campus) -> None:
         self.campus = campus
         self.tz = ZoneInfo(campus.site.timezone)
         self.rooms = campus.rooms
+        self.symbols = {room.id: room_symbols(room) for room in self.rooms}
+        """Each room's bare names with their kinds and types."""
         self.shared: dict[str, Symbol] = {}
         for room in self.rooms:
-            for name, symbol in room_symbols(room).items():
+            for name, symbol in self.symbols[room.id].items():
                 self.shared[f"{room.id}.{name}"] = symbol
         dotted = {f"room.{k}": Symbol(SymbolKind.ATTRIBUTE, t) for k, t in ATTRIBUTE_TYPES.items()}
         dotted |= {
@@ -64,20 +82,22 @@ class CampusContext:
             {**dotted, **bare},
             hints={n: f"rooms: may use room attributes only, and {n!r} is a point" for n in names},
         )
-        self.attributes = {room.id: self._attributes(room) for room in self.rooms}
+        buildings = {b.id: b for b in campus.buildings}
+        self.attributes = {room.id: _attributes(room, buildings) for room in self.rooms}
 
-    def _attributes(self, room: Room) -> dict[str, Val]:
-        building = next(b for b in self.campus.buildings if b.id == room.building)
-        values: dict[str, Val] = {
-            "id": room.id,
-            "name": room.name,
-            "kind": room.kind,
-            "capacity": float(room.capacity),
-            "area": float(room.area),
-            "orientation": room.orientation,
-        }
-        dotted = {f"room.{k}": v for k, v in values.items()}
-        return {**values, **dotted, "building.id": building.id, "building.name": building.name}
+
+def _attributes(room: Room, buildings: dict[str, Building]) -> dict[str, Val]:
+    building = buildings[room.building]
+    values: dict[str, Val] = {
+        "id": room.id,
+        "name": room.name,
+        "kind": room.kind,
+        "capacity": float(room.capacity),
+        "area": float(room.area),
+        "orientation": room.orientation,
+    }
+    dotted = {f"room.{k}": v for k, v in values.items()}
+    return {**values, **dotted, "building.id": building.id, "building.name": building.name}
 
 
 def room_symbols(room: Room) -> dict[str, Symbol]:
@@ -123,6 +143,7 @@ class _Builder:
         when = self.compile(s.when, scope, Type.BOOL)
         until = self.compile(s.until, scope, Type.BOOL) if s.until else None
         actions = [self.action(entry, scope, matched) for entry in s.set]
+        alarm = self.alarm(scope)
         if when is None or not self.ok:
             return None
         rule = Rule(
@@ -136,9 +157,7 @@ class _Builder:
             on_unknown=OnUnknown(s.on_unknown),
             actions=tuple(a for a in actions if a is not None),
             description=s.description,
-            alarm=Alarm(s.alarm.severity, s.alarm.message.value, s.alarm.message.pos)
-            if s.alarm
-            else None,
+            alarm=alarm,
         )
         covered, skipped = self.coverage(rule, matched, scope)
         if filtered and not covered:
@@ -152,6 +171,43 @@ class _Builder:
                 s.id.pos, f"rule {rule.id!r} sets nothing and raises no alarm", Severity.WARNING
             )
         return dataclasses.replace(rule, rooms=tuple(covered), skipped=tuple(skipped))
+
+    def alarm(self, scope: Scope) -> AlarmRule | None:
+        """Compile the message: each ``{field:spec}`` is an expression of the room, checked
+        now (name, type, format spec) so a typo is a load-time error, not a broken alarm."""
+        section = self.s.alarm
+        if section is None:
+            return None
+        text, pos = section.message.value, section.message.pos
+        try:
+            pieces = list(string.Formatter().parse(text))
+        except ValueError as exc:
+            self.error(pos, f"alarm message: {exc}; write {{{{ and }}}} for literal braces")
+            return None
+        parts: list[MessagePart] = []
+        for literal, field_name, spec, conversion in pieces:
+            if field_name is None:
+                parts.append(MessagePart(literal))
+                continue
+            where = f"alarm message field {{{field_name}}}"
+            if conversion is not None or not field_name.strip() or "{" in (spec or ""):
+                self.error(pos, f"{where}: write a name and an optional format, like {{co2:.0f}}")
+                return None
+            try:
+                value = compile_expression(field_name, scope, self.ctx.tz, None)
+            except ExpressionError as exc:
+                self.error(pos, f"{where}: {exc.message}")
+                return None
+            samples: dict[Type, Val] = {Type.NUMBER: 1.0, Type.BOOL: True, Type.STRING: "x"}
+            sample = samples[value.type]
+            try:
+                format_field(sample, spec or "")
+            except (ValueError, TypeError):
+                what = value.type.describe()
+                self.error(pos, f"{where}: format {spec!r} does not fit {what}")
+                return None
+            parts.append(MessagePart(literal, value, spec or ""))
+        return AlarmRule(section.severity, text, pos, tuple(parts))
 
     def priority(self) -> int:
         if self.s.priority is None:
@@ -188,7 +244,7 @@ class _Builder:
         """Bare names from `rooms` (a name's type from the first room that has it)."""
         symbols: dict[str, Symbol] = {}
         for room in rooms:
-            for name, symbol in room_symbols(room).items():
+            for name, symbol in self.ctx.symbols[room.id].items():
                 symbols.setdefault(name, symbol)
         symbols |= self.ctx.attribute_symbols
         hints = {
@@ -199,7 +255,7 @@ class _Builder:
         }
         for attribute in ATTRIBUTE_TYPES:
             hints.setdefault(attribute, f"write room.{attribute} for the room's {attribute}")
-        return Scope(symbols, self.ctx.shared, hints)
+        return Scope(symbols, self.ctx.shared, hints, self.ctx.campus.timetable)
 
     def action(self, entry: SetEntry, scope: Scope, rooms: list[Room]) -> SetAction | None:
         name, pos = entry.actuator.value, entry.actuator.pos
@@ -258,7 +314,7 @@ class _Builder:
         covered: list[str] = []
         skipped: list[SkippedRoom] = []
         for room in rooms:
-            have = room_symbols(room)
+            have = self.ctx.symbols[room.id]
             missing = next((n for n in used if have.get(n) != scope.symbols[n]), None)
             if missing is None:
                 covered.append(room.id)

@@ -32,6 +32,9 @@ class Node:
     type: Type
     const: bool
     source: str
+    op: str = ""
+    """``and``, ``or``, ``not`` for the nodes `explain` breaks down into `parts`."""
+    parts: tuple[Node, ...] = ()
 
 
 def const_node(value: Val, type_: Type, source: str) -> Node:

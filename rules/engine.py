@@ -17,25 +17,28 @@ and from then on only changes go out.
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from campus.model import Campus, ValueType
 from campus.types import Command, Quality, Reading, Value
-from rules.arbiter import Holder
+from rules.alarms import Alarm
+from rules.arbiter import OVERRIDE, OVERRIDE_PREFIX, Arbiter, Holder
 from rules.build import CampusContext
+from rules.durable import Saved, SavedOverride, apply
 from rules.instance import (
     ActuatorState,
     Clock,
     Instance,
-    InstanceEnv,
     InstanceInfo,
     PointState,
+    State,
 )
+from rules.intake import EngineStats, convert
+from rules.reporting import Reporter
+from rules.roster import Roster
 from rules.schema import Rule, RuleSet
 from rules.timers import Timer, TimerHeap, cancel
 from rules.values import UNKNOWN, Val, format_value
@@ -43,26 +46,34 @@ from rules.values import UNKNOWN, Val, format_value
 MAX_CASCADE = 8
 """How often one instance may be re-evaluated within one event because an actuator it reads
 changed. A rule that writes what its own condition reads could otherwise loop forever."""
-
-
-@dataclass
-class EngineStats:
-    readings: int = 0
-    not_a_point: int = 0
-    """Readings for ids that are not points (actuator feedback): ignored."""
-    wrong_type: int = 0
-    """Readings whose value did not fit the point's type: the point became unknown."""
-    cascade_cutoffs: int = 0
+NUMBER = ValueType.NUMBER
+GOOD = Quality.GOOD
+NOBODY: list[Instance] = []
+"""No instance to evaluate (shared, never appended to)."""
 
 
 class Engine:
     def __init__(
-        self, campus: Campus, rules: RuleSet | list[Rule], now: float, settle: float = 5.0
+        self,
+        campus: Campus,
+        rules: RuleSet | list[Rule],
+        now: float,
+        settle: float = 5.0,
+        *,
+        listener: Callable[[object], None] | None = None,
+        saved: Saved | None = None,
     ) -> None:
         self.campus = campus
+        self.reporter = Reporter(listener)
+        self.alarm_book = self.reporter.book
+        self.disabled: set[str] = set()
+        """Ids of rules staff disabled."""
+        self.touched: set[Instance] = set()
+        """Instances whose durable state changed since the owner last took `take_touched`."""
+        self._durable_changed = False
         self.tz = ZoneInfo(campus.site.timezone)
         self.stats = EngineStats()
-        self._clock = Clock(float(now))
+        self.clock = Clock(float(now))
         self._timers = TimerHeap()
         self._points = {pid: PointState(spec) for pid, spec in campus.points().items()}
         self._actuators = {aid: ActuatorState(spec) for aid, spec in campus.actuators().items()}
@@ -70,16 +81,23 @@ class Engine:
         self._dirty: dict[str, ActuatorState] = {}
         self._cascade: dict[Instance, int] = {}
         self._out: list[Command] = []
-        self._instances: dict[tuple[str, str], Instance] = {}
         self.started = False
         self.rules = rules.rules if isinstance(rules, RuleSet) else list(rules)
-        context = CampusContext(campus)
+        self.roster = Roster(self, CampusContext.of(campus))
         for rule in self.rules:
             for room_id in rule.rooms:
-                self._add_instance(rule, room_id, context.attributes[room_id], now)
+                self.roster.add(rule, room_id, now)
         self._timers.schedule(now + settle, self._start)
-        for instance in self._instances.values():
-            instance.evaluate(now, "start-up")
+        self.restored: list[str] = []
+        """What saved state could not be taken up, and why (for the log)."""
+        if saved is not None:
+            self.restored = apply(self, saved, now)
+        for instance in self.roster:
+            if instance.rule.id in self.disabled:
+                instance.disable(now, "disabled by staff")
+            else:
+                instance.evaluate(now, "restored" if instance.cause == "restored" else "start-up")
+        self.reporter.clear_orphans(self.roster.active_alarm_ids(), now)
         self._drain(now)
 
     # -- the public API -------------------------------------------------------------------
@@ -87,28 +105,75 @@ class Engine:
     def on_reading(self, reading: Reading) -> list[Command]:
         """Take one reading (its `ts` is the current time); the commands it causes."""
         out = self._begin(reading.ts)
+        readers = self._take(reading)
+        now = self.clock.now
+        if readers:
+            cause = reading.point
+            for instance in readers:
+                instance.evaluate(now, cause)
+        self._drain(now)
+        return out
+
+    def on_readings(self, readings: Sequence[Reading]) -> list[Command]:
+        """Take readings that arrived together (one device message, a driver's read burst);
+        the commands they cause, at the latest `ts`.
+
+        Every value is in place before any rule is evaluated, and each affected instance is
+        evaluated once: a multisensor message that changes occupancy and illuminance at once
+        never sends a transient on/off pair, and a burst costs one pass per instance.
+        """
+        if not readings:
+            return []
+        out = self._begin(max(r.ts for r in readings))
+        due: dict[Instance, str] = {}
+        for reading in readings:
+            for instance in self._take(reading):
+                due.setdefault(instance, reading.point)
+        now = self.clock.now
+        for instance, cause in due.items():
+            instance.evaluate(now, cause)
+        self._drain(now)
+        return out
+
+    def _take(self, reading: Reading) -> list[Instance]:
+        """Put a reading's value in place; the instances to evaluate because of it."""
         self.stats.readings += 1
         point = self._points.get(reading.point)
         if point is None:
             self.stats.not_a_point += 1
-            return out
-        now = self._clock.now
-        value = self._accept(point, reading)
+            return NOBODY
+        spec = point.spec
+        value: Val = reading.value  # type: ignore[assignment]
+        kind = type(value)
+        if (kind is float or kind is int) and spec.type is NUMBER and reading.quality is GOOD:
+            # the common case, checked first: a finite number in its plausible range
+            value = float(value)  # type: ignore[arg-type]
+            if value - value != 0.0:  # NaN or infinite
+                self.stats.wrong_type += 1
+                value = UNKNOWN
+            elif spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
+                self.stats.implausible += 1
+                return NOBODY
+        else:
+            value = convert(spec, reading, self.stats)
+            plausible = spec.range
+            if (
+                plausible is not None
+                and isinstance(value, float)
+                and not plausible[0] <= value <= plausible[1]
+            ):
+                self.stats.implausible += 1
+                return NOBODY
         if value is not UNKNOWN:
+            now = self.clock.now
             point.last_seen = now
-            stale_after = point.spec.stale_after
-            if stale_after is not None and not point.stale_armed:
+            if not point.stale_armed and spec.stale_after is not None:
                 point.stale_armed = True
-                self._timers.schedule(now + stale_after, lambda t: self._stale_check(point, t))
+                self._timers.schedule(now + spec.stale_after, lambda t: self._stale_check(point, t))
         if value != point.value:
             point.value = value
-            for instance in point.readers:
-                instance.evaluate(now, point.spec.id)
-        else:
-            for instance in point.aged:
-                instance.evaluate(now, point.spec.id)
-        self._drain(now)
-        return out
+            return point.readers
+        return point.aged
 
     def advance(self, now: float) -> list[Command]:
         """Fire every timer due up to `now`, in time order; the commands they cause."""
@@ -124,20 +189,79 @@ class Engine:
         """Staff hold `actuator_id` at `value` in slot 8 until `until` (replaces any override)."""
         out = self._begin(now)
         target = self._actuator(actuator_id)
-        if until <= self._clock.now:
+        if until <= self.clock.now:
             raise ValueError(f"override of {actuator_id} must end in the future")
         if not target.arbiter.spec.accepts(value):
             raise ValueError(f"{actuator_id} does not accept {value!r}")
         reason = f"override by {who} until {self.clock_text(until)} (override, slot 8)"
-        self._changed(target, target.arbiter.override(value, who, until, reason), "override")
-        self._drain(self._clock.now)
+        now = self.clock.now
+        self._changed(target, target.arbiter.override(value, who, until, reason, now), "override")
+        self.durable_changed = True
+        self._drain(self.clock.now)
         return out
+
+    def has_override(self, actuator_id: str) -> bool:
+        return any(
+            h.source.startswith(OVERRIDE_PREFIX) and h.slot == OVERRIDE
+            for h in self.holders(actuator_id)
+        )
+
+    def alarms(self) -> list[Alarm]:
+        return self.alarm_book.all()
+
+    def alarm(self, alarm_id: str) -> Alarm | None:
+        return self.alarm_book.get(alarm_id)
+
+    def acknowledge_alarm(self, alarm_id: str, who: str, now: float) -> Alarm:
+        """Raises KeyError for an alarm not in the list."""
+        return self.reporter.acknowledge(alarm_id, who, now)
+
+    @property
+    def durable_changed(self) -> bool:
+        """Overrides, alarms or disabled rules changed since the owner last saved them."""
+        return self._durable_changed or self.reporter.alarms_changed
+
+    @durable_changed.setter
+    def durable_changed(self, value: bool) -> None:
+        self._durable_changed = value
+        self.reporter.alarms_changed = value
+
+    def rule_ids(self) -> list[str]:
+        return [rule.id for rule in self.rules]
+
+    def set_rule_enabled(
+        self, rule_id: str, enabled: bool, now: float, who: str = "staff"
+    ) -> list[Command]:
+        """Enable or disable every instance of a rule; disabled ones relinquish their slots."""
+        out = self._begin(now)
+        now = self.clock.now
+        self.durable_changed = True
+        if enabled:
+            self.disabled.discard(rule_id)
+        else:
+            self.disabled.add(rule_id)
+        for instance in self.live_instances(rule_id):
+            if instance.enabled == enabled:
+                continue
+            if enabled:
+                instance.enable(now)
+            else:
+                instance.disable(now, f"disabled by {who}")
+            self.touched.add(instance)
+        self._drain(now)
+        return out
+
+    def take_touched(self) -> set[Instance]:
+        """The instances whose durable state changed since the last call (for persistence)."""
+        touched, self.touched = self.touched, set()
+        return touched
 
     def release_override(self, actuator_id: str, now: float) -> list[Command]:
         out = self._begin(now)
         target = self._actuator(actuator_id)
         self._changed(target, target.arbiter.release_override(), "override released")
-        self._drain(self._clock.now)
+        self.durable_changed = True
+        self._drain(self.clock.now)
         return out
 
     # -- introspection (TUI, explain) ------------------------------------------------------
@@ -145,14 +269,40 @@ class Engine:
     def instances(
         self, rule_id: str | None = None, room_id: str | None = None
     ) -> list[InstanceInfo]:
+        if room_id is not None:
+            # One room (the control plane asks for each room it publishes): a lookup per rule,
+            # not a scan of every instance of the campus.
+            found = self.roster.instances
+            return [
+                found[(rule.id, room_id)].info()
+                for rule in self.rules
+                if rule_id in (None, rule.id) and (rule.id, room_id) in found
+            ]
         return [
-            i.info()
-            for (rule, room), i in self._instances.items()
-            if rule_id in (None, rule) and room_id in (None, room)
+            i.info() for (rule, _), i in self.roster.instances.items() if rule_id in (None, rule)
         ]
 
     def instance(self, rule_id: str, room_id: str) -> InstanceInfo:
-        return self._instances[(rule_id, room_id)].info()
+        return self.roster.instances[(rule_id, room_id)].info()
+
+    def live_instances(
+        self, rule_id: str | None = None, room_id: str | None = None
+    ) -> list[Instance]:
+        """The instance objects themselves (explain, persistence), in load order."""
+        return [
+            i
+            for (rule, room), i in self.roster.instances.items()
+            if rule_id in (None, rule) and room_id in (None, room)
+        ]
+
+    def point_ids(self) -> dict[str, PointState]:
+        return self._points
+
+    def actuator_ids(self) -> list[str]:
+        return list(self._actuators)
+
+    def arbiter(self, actuator_id: str) -> Arbiter:
+        return self._actuator(actuator_id).arbiter
 
     def holders(self, actuator_id: str) -> list[Holder]:
         """Who holds the actuator's priority array, the winner first, the default last."""
@@ -164,6 +314,11 @@ class Engine:
 
     def point_value(self, point_id: str) -> Val:
         return self._points[point_id].value
+
+    @property
+    def now(self) -> float:
+        """The engine's time: the latest reading or timer it has seen."""
+        return self.clock.now
 
     def describe(self, cause: str) -> str:
         """A cause for a transition record: ``b1.r101.co2=1104 ppm``, or the cause itself."""
@@ -180,13 +335,58 @@ class Engine:
     def schedule(self, at: float, action: Callable[[float], None]) -> Timer:
         return self._timers.schedule(at, action)
 
-    def write(self, target: ActuatorState, slot: int, value: Value, source: str, why: str) -> None:
-        self._changed(
-            target, target.arbiter.write(slot, value, source, why), target.arbiter.spec.id
-        )
+    def write(
+        self,
+        target: ActuatorState,
+        slot: int,
+        value: Value,
+        source: str,
+        why: str | Callable[[], str],
+    ) -> None:
+        changed = target.arbiter.write(slot, value, source, why, now=self.clock.now)
+        self._changed(target, changed, target.arbiter.spec.id)
 
     def relinquish(self, target: ActuatorState, slot: int, source: str) -> None:
         self._changed(target, target.arbiter.relinquish(slot, source), target.arbiter.spec.id)
+
+    def transition(self, instance: Instance, old: State, now: float) -> None:
+        self.touched.add(instance)
+        self.reporter.transition(instance, old, now)
+
+    def alarm_seen(self, instance: Instance, now: float) -> None:
+        self.reporter.seen(instance, now)
+
+    def replace_rules(self, rules: list[Rule], now: float) -> tuple[list[str], list[Command]]:
+        """A reload: swap in `rules`, keeping unchanged instances as they are (state, running
+        holds); the diff lines and the commands it causes."""
+        out = self._begin(now)
+        now = self.clock.now
+        diff, added = self.roster.swap(rules, now)
+        self.rules = list(rules)
+        self.disabled &= set(self.rule_ids())
+        for instance in added:
+            self.touched.add(instance)
+            if instance.rule.id in self.disabled:
+                instance.disable(now, "disabled by staff")
+            else:
+                instance.evaluate(now, "reload")
+        self.durable_changed = True
+        self._drain(now)
+        return diff, out
+
+    def restore_override(self, saved: SavedOverride) -> None:
+        """An override saved before a restart, with its original expiry."""
+        target = self._actuator(saved.actuator)
+        target.arbiter.override(saved.value, saved.who, saved.until, saved.reason, saved.since)
+        self._changed(target, True, "override")
+
+    # -- what the roster and explain ask of the engine ---------------------------------------
+
+    def cell(self, full_id: str) -> PointState | ActuatorState | None:
+        return self._points.get(full_id) or self._actuators.get(full_id)
+
+    def actuator_state(self, actuator_id: str) -> ActuatorState:
+        return self._actuators[actuator_id]
 
     # -- internals -------------------------------------------------------------------------
 
@@ -199,12 +399,15 @@ class Engine:
         out: list[Command] = []
         self._out = out
         timers = self._timers
-        while (timer := timers.pop_due(now)) is not None:
-            at = max(timer.at, self._clock.now)
-            self._clock.now = at
-            timer.action(at)
-            self._drain(at)
-        self._clock.now = max(float(now), self._clock.now)
+        clock = self.clock
+        if timers.due(now):
+            while (timer := timers.pop_due(now)) is not None:
+                at = max(timer.at, clock.now)
+                clock.now = at
+                timer.action(at)
+                self._drain(at)
+        if now > clock.now:
+            clock.now = float(now)
         return out
 
     def _drain(self, now: float) -> None:
@@ -249,6 +452,7 @@ class Engine:
     def _actuator_due(self, target: ActuatorState, now: float) -> None:
         target.timer = None
         self._changed(target, target.arbiter.expire(now), "override expired")
+        self.durable_changed = True
 
     def _start(self, now: float) -> None:
         """End of the settle: every actuator's winning value goes out once."""
@@ -272,65 +476,8 @@ class Engine:
             for instance in point.readers:
                 instance.evaluate(now, f"{point.spec.id} stale")
 
-    def _accept(self, point: PointState, reading: Reading) -> Val:
-        """The reading's value as the point's type, or UNKNOWN (offline, or the wrong type)."""
-        value = reading.value
-        if reading.quality is not Quality.GOOD or value is None:
-            return UNKNOWN
-        if point.spec.type is ValueType.BOOL:
-            if isinstance(value, bool):
-                return value
-        elif (
-            not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-        ):
-            return float(value)
-        self.stats.wrong_type += 1
-        return UNKNOWN
-
     def _actuator(self, actuator_id: str) -> ActuatorState:
         try:
             return self._actuators[actuator_id]
         except KeyError:
             raise KeyError(f"no actuator {actuator_id!r} in the campus") from None
-
-    def _add_instance(
-        self, rule: Rule, room_id: str, attributes: dict[str, Val], now: float
-    ) -> None:
-        cells: dict[str, PointState | ActuatorState] = {}
-        for expression in rule.expressions():
-            for name in expression.names:
-                full = name if "." in name else f"{room_id}.{name}"
-                cell = self._points.get(full) or self._actuators.get(full)
-                if cell is None:
-                    raise ValueError(f"rule {rule.id}: {room_id} has no {name!r}")
-                cells[name] = cell
-        targets = [(a, self._actuators[f"{room_id}.{a.actuator}"]) for a in rule.actions]
-        instance = Instance(
-            rule,
-            room_id,
-            InstanceEnv(cells, attributes, self._clock),
-            targets=targets,
-            readings=self._reason_points(rule, cells),
-            host=self,
-            now=now,
-        )
-        self._instances[(rule.id, room_id)] = instance
-        aged = {n for e in rule.expressions() for n in e.aged}
-        for name, cell in cells.items():
-            cell.readers.append(instance)
-            if name in aged and isinstance(cell, PointState):
-                cell.aged.append(instance)
-
-    @staticmethod
-    def _reason_points(
-        rule: Rule, cells: dict[str, PointState | ActuatorState]
-    ) -> list[tuple[str, PointState]]:
-        """The points a reason shows, in the order the rule's text first names them."""
-        text = " ".join(e.text for e in rule.expressions())
-        points = [(n, c) for n, c in cells.items() if isinstance(c, PointState)]
-        return sorted(points, key=lambda item: (_first_index(text, item[0]), item[0]))
-
-
-def _first_index(text: str, name: str) -> int:
-    index = text.find(name)
-    return index if index >= 0 else len(text)

@@ -30,6 +30,8 @@ from rules.values import UNKNOWN, Type, Val, kleene_not
 MAX_LENGTH = 1000
 MAX_DEPTH = 32
 BOOL_WORDS = {"true": True, "false": False, "on": True, "off": False}
+SESSION = "in_session"
+"""True during any period of the campus timetable (site time zone)."""
 
 __all__ = ["Expression", "ExpressionError", "compile_expression"]
 
@@ -51,6 +53,8 @@ class Expression:
     is_constant: bool
     _fn: Fn
     _probes: tuple[Probe, ...]
+    tree: Node | None = None
+    """The compiled tree, kept for `explain` (which sub-condition is false or unknown)."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -83,6 +87,11 @@ class Expression:
             is_constant=self.is_constant,
             _fn=lambda env: kleene_not(fn(env)),
             _probes=self._probes,
+            tree=None
+            if self.tree is None
+            else Node(
+                lambda env: kleene_not(fn(env)), Type.BOOL, False, self.text, "not", (self.tree,)
+            ),
         )
 
 
@@ -154,6 +163,7 @@ class _Compiler:
             is_constant=node.const,
             _fn=node.fn,
             _probes=tuple(self.probes.values()),
+            tree=node,
         )
 
     def col(self, node: ast.AST) -> int:
@@ -214,6 +224,8 @@ class _Compiler:
         assert isinstance(node, ast.Name)
         if node.id in BOOL_WORDS:
             return const_node(BOOL_WORDS[node.id], Type.BOOL, node.id)
+        if node.id == SESSION and self.scope.lookup(SESSION) is None:
+            return self.calls.session(node, None)
         return self.reference(node.id, node)
 
     def _attribute(self, node: ast.AST, depth: int) -> Node:
@@ -253,7 +265,8 @@ class _Compiler:
         parts = [self.expect(v, depth, Type.BOOL, f"'{word}'") for v in node.values]
         fns = tuple(p.fn for p in parts)
         fn = _kleene_and(fns) if word == "and" else _kleene_or(fns)
-        return self.fold(Node(fn, Type.BOOL, all(p.const for p in parts), self.source(node)))
+        const = all(p.const for p in parts)
+        return self.fold(Node(fn, Type.BOOL, const, self.source(node), word, tuple(parts)))
 
     def _unary(self, node: ast.AST, depth: int) -> Node:
         assert isinstance(node, ast.UnaryOp)
@@ -261,7 +274,10 @@ class _Compiler:
         if isinstance(node.op, ast.Not):
             inner = self.expect(node.operand, depth, Type.BOOL, "'not'")
             f = inner.fn
-            return self.fold(Node(lambda env: kleene_not(f(env)), Type.BOOL, inner.const, src))
+            negated = Node(
+                lambda env: kleene_not(f(env)), Type.BOOL, inner.const, src, "not", (inner,)
+            )
+            return self.fold(negated)
         if isinstance(node.op, ast.USub | ast.UAdd):
             inner = self.expect(node.operand, depth, Type.NUMBER, "a sign")
             g = inner.fn

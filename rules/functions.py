@@ -9,19 +9,30 @@ crossed, instead of polling every instance every second.
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rules.compiled import NO_ENV, ExpressionError, Fn, Node, Probe
 from rules.scope import Env, SymbolKind
-from rules.timewindow import WindowError, parse_windows
+from rules.timewindow import WindowError, parse_windows, timetable_windows
 from rules.values import UNKNOWN, Type, Val
 
 if TYPE_CHECKING:
     from rules.expr import _Compiler
 
-FUNCTIONS = ("during", "age", "stale", "min", "max", "abs", "round", "clamp")
+FUNCTIONS = (
+    "during",
+    "in_period",
+    "age",
+    "stale",
+    "min",
+    "max",
+    "abs",
+    "round",
+    "clamp",
+)
 AGE_RECHECK = 1.0
 """Seconds between re-evaluations when age() is used in a way whose crossing time cannot be
 computed (``age(co2) / 60 > 10``); `age(x) > N` itself is exact."""
@@ -37,6 +48,7 @@ class CallBuilder:
     def build(self, name: str, node: ast.Call, depth: int) -> Node:
         builders: dict[str, Callable[[ast.Call, int], Node]] = {
             "during": self._during,
+            "in_period": self._in_period,
             "age": self._age,
             "stale": self._stale,
             "min": self._minmax,
@@ -66,6 +78,40 @@ class CallBuilder:
         self.c.uses_time = True
         self.c.probes[id(node)] = lambda env: windows.next_boundary(env.now)
         return Node(lambda env: windows.contains(env.now), Type.BOOL, False, self.c.source(node))
+
+    def session(self, node: ast.AST, names: set[str] | None) -> Node:
+        """`in_session` (names None) or `in_period("lesson-1", ...)`: the campus timetable."""
+        timetable = self.c.scope.timetable
+        if timetable is None:
+            raise self.c.fail(
+                "the timetable cannot be used here (rooms: is fixed, not timed)", node
+            )
+        if not timetable:
+            raise self.c.fail(
+                f"{self.c.source(node)} needs a timetable: in campus.yaml (none is defined)", node
+            )
+        if names is not None:
+            known = {p.name for periods in timetable.values() for p in periods}
+            unknown = sorted(names - known)
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.c.fail(
+                    f"no period {unknown[0]!r} in the timetable{hint}; periods: "
+                    + ", ".join(sorted(known)),
+                    node,
+                )
+        windows = timetable_windows(timetable, self.c.tz, names)
+        self.c.uses_time = True
+        self.c.probes[id(node)] = lambda env: windows.next_boundary(env.now)
+        return Node(lambda env: windows.contains(env.now), Type.BOOL, False, self.c.source(node))
+
+    def _in_period(self, node: ast.Call, depth: int) -> Node:
+        if not node.args or not all(
+            isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args
+        ):
+            raise self.c.fail('in_period() takes period names in quotes: in_period("lunch")', node)
+        return self.session(node, {str(a.value) for a in node.args if isinstance(a, ast.Constant)})
 
     def point_argument(self, node: ast.Call, name: str) -> str:
         self.arity(node, 1, 1, f"{name}(point) takes one point name")

@@ -111,7 +111,12 @@ class Host(Protocol):
     def schedule(self, at: float, action: Callable[[float], None]) -> Timer: ...
 
     def write(
-        self, target: ActuatorState, slot: int, value: Value, source: str, why: str
+        self,
+        target: ActuatorState,
+        slot: int,
+        value: Value,
+        source: str,
+        why: str | Callable[[], str],
     ) -> None: ...
 
     def relinquish(self, target: ActuatorState, slot: int, source: str) -> None: ...
@@ -119,6 +124,10 @@ class Host(Protocol):
     def clock_text(self, t: float) -> str: ...
 
     def describe(self, cause: str) -> str: ...
+
+    def transition(self, instance: Instance, old: State, now: float) -> None: ...
+
+    def alarm_seen(self, instance: Instance, now: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,9 @@ class Instance:
     __slots__ = (
         "active_since",
         "cause",
+        "enabled",
         "env",
+        "history",
         "hold_done",
         "hold_timer",
         "host",
@@ -184,7 +195,10 @@ class Instance:
         self.hold_timer: Timer | None = None
         self.time_timer: Timer | None = None
         self.written: dict[str, Value] = {}
-        self.timed = any(e.uses_time for e in rule.expressions())
+        self.timed = bool(rule.timed)
+        self.enabled = True
+        self.history: list[tuple[float, State, State, str]] | None = None
+        """The last transitions (time, from, to, cause), oldest first; None until the first."""
 
     def info(self) -> InstanceInfo:
         return InstanceInfo(
@@ -193,6 +207,8 @@ class Instance:
 
     def evaluate(self, now: float, cause: str) -> None:
         """Re-evaluate after an input changed (`cause`: a point id, or what else happened)."""
+        if not self.enabled:
+            return
         rule = self.rule
         state = self.state
         if state is State.INACTIVE or state is State.PENDING:
@@ -201,6 +217,8 @@ class Instance:
             self._check_until(now, cause, rule.until.evaluate(self.env))
             if self.state is not State.INACTIVE:
                 self._write(now)
+                if rule.alarm is not None:
+                    self.host.alarm_seen(self, now)
         if self.timed:
             self._wake_on_time(now)
 
@@ -265,9 +283,48 @@ class Instance:
         cancel(self.hold_timer)
         self.hold_timer = None
         self.hold_done = False
+        old = self.state
         self.state = state
         self.since = now
         self.cause = self.host.describe(cause)
+        self.host.transition(self, old, now)
+
+    def disable(self, now: float, cause: str) -> None:
+        """Go inactive and stay there: relinquish every slot, stop every timer."""
+        if self.state is not State.INACTIVE:
+            self._deactivate(now, cause)
+        cancel(self.time_timer)
+        self.time_timer = None
+        self.enabled = False
+
+    def enable(self, now: float) -> None:
+        self.enabled = True
+        self.evaluate(now, "enabled")
+
+    def restore(
+        self, state: State, since: float, active_since: float, hold_until: float | None
+    ) -> None:
+        """Take up a state saved before a restart or carried over a reload.
+
+        A hold that was running keeps its original deadline, so a restart in the middle of a
+        ten-minute `for:` fires when it would have fired anyway. An active instance writes its
+        values again at once (constants now, formulas once their points have readings).
+        """
+        self.state = state
+        self.since = since
+        self.active_since = active_since
+        self.cause = "restored"
+        if state is State.ACTIVE or state is State.RELEASING:
+            self.since_text = self.host.clock_text(active_since)
+        if hold_until is not None and state in (State.PENDING, State.RELEASING):
+            self._arm(hold_until)
+
+    @property
+    def hold_until(self) -> float | None:
+        timer = self.hold_timer
+        if timer is None or timer.cancelled:
+            return None
+        return timer.at
 
     def _arm(self, at: float) -> None:
         self.hold_timer = self.host.schedule(at, self.on_hold_timer)
@@ -289,7 +346,7 @@ class Instance:
         """Write each `set:` value that changed; UNKNOWN keeps the last value written."""
         for action, target in self.targets:
             value = action.value.evaluate(self.env)
-            if isinstance(value, Unknown | str) or math.isnan(value):
+            if value is UNKNOWN or isinstance(value, str) or math.isnan(value):
                 continue
             spec = target.arbiter.spec
             if spec.type is ActuatorType.LEVEL:
@@ -298,7 +355,7 @@ class Instance:
             if self.written.get(action.actuator) == value:
                 continue
             self.written[action.actuator] = value
-            self.host.write(target, self.rule.priority, value, self.source, self.reason())
+            self.host.write(target, self.rule.priority, value, self.source, self.reason)
 
     def reason(self) -> str:
         rule = self.rule
@@ -311,11 +368,10 @@ class Instance:
     def _wake_on_time(self, now: float) -> None:
         """Keep one timer at the next moment time alone may change an expression's value."""
         best: float | None = None
-        for expression in self.rule.expressions():
-            if expression.uses_time:
-                t = expression.next_change(self.env)
-                if t is not None and (best is None or t < best):
-                    best = t
+        for expression in self.rule.timed:
+            t = expression.next_change(self.env)
+            if t is not None and (best is None or t < best):
+                best = t
         timer = self.time_timer
         if timer is not None and not timer.cancelled and timer.at == best:
             return

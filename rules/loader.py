@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,11 @@ import yaml
 from campus.model import Campus
 from campus.problems import Position, Problem, Severity
 from campus.yamlmodel import INVALID, Decoder, Located, compose_text, yaml_key
+from rules import conflicts
 from rules.build import CampusContext, build_rule
 from rules.schema import (
     RULE_ID,
+    ExpectSection,
     ExprText,
     RuleSection,
     RuleSet,
@@ -32,17 +35,24 @@ from rules.schema import (
 SUFFIXES = (".yaml", ".yml")
 
 
-def load_rules(paths: list[Path], campus: Campus) -> RuleSet:
-    """Load rules files and folders (every *.yaml/*.yml in a folder, sorted) against `campus`."""
-    result = RuleSet()
-    context = CampusContext(campus)
+def load_rules(
+    paths: list[Path], campus: Campus, texts: Mapping[str, str] | None = None
+) -> RuleSet:
+    """Load rules files and folders (every *.yaml/*.yml in a folder, sorted) against `campus`.
+
+    `texts` replaces the content of some files (by path as listed): a reload uses it to put
+    back the last good version of a file that now fails.
+    """
+    result = RuleSet(sources=list(paths))
+    context = CampusContext.of(campus)
     first_seen: dict[str, Position] = {}
     for file in _rule_files(paths, result.problems):
         result.files.append(file)
-        decoded = _decode(file, result.problems)
+        text = texts.get(str(file)) if texts is not None else None
+        decoded = _decode(file, result.problems, text)
         if decoded is None:
             continue
-        raw, salvaged = decoded
+        raw, salvaged, result.texts[str(file)] = decoded
         result.tests[str(file)] = raw.tests
         for section in raw.rules:
             rule_id = section.id
@@ -71,6 +81,7 @@ def load_rules(paths: list[Path], campus: Campus) -> RuleSet:
             failed = any(p.severity is Severity.ERROR for p in result.problems[errors:])
             if rule is not None and not failed:
                 result.rules.append(rule)
+    result.problems.extend(conflicts.check(result.rules, campus))
     order = {str(file): i for i, file in enumerate(result.files)}
     result.problems.sort(key=lambda p: (order.get(p.pos.file, -1), p.pos.line, p.pos.col))
     return result
@@ -95,13 +106,17 @@ def _rule_files(paths: list[Path], problems: list[Problem]) -> list[Path]:
     return files
 
 
-def _decode(file: Path, problems: list[Problem]) -> tuple[RulesFile, set[int]] | None:
-    """The decoded file and the ids of its broken-but-salvaged rules."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(Position(str(file), 1, 1), f"cannot read: {exc}"))
-        return None
+def _decode(
+    file: Path, problems: list[Problem], text: str | None = None
+) -> tuple[RulesFile, set[int], str] | None:
+    """The decoded file, the ids of its broken-but-salvaged rules, and the text it was read
+    from."""
+    if text is None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(Position(str(file), 1, 1), f"cannot read: {exc}"))
+            return None
     node, syntax = compose_text(text, str(file))
     problems.extend(syntax)
     if node is None:
@@ -111,7 +126,7 @@ def _decode(file: Path, problems: list[Problem]) -> tuple[RulesFile, set[int]] |
     problems.extend(decoder.problems)
     if not isinstance(raw, RulesFile):
         return None
-    return raw, decoder.salvaged
+    return raw, decoder.salvaged, text
 
 
 class _RulesDecoder(Decoder):
@@ -128,6 +143,8 @@ class _RulesDecoder(Decoder):
             return self._expression(node, what)
         if tp is SetSection:
             return self._set(node, what)
+        if tp is ExpectSection:
+            return self._expect(node, what)
         value = super().decode(node, tp, what)
         if tp is RuleSection and value is INVALID:
             return self._salvage(node, what)
@@ -192,3 +209,24 @@ class _RulesDecoder(Decoder):
                 return INVALID
             entries.append(SetEntry(Located(key, self.pos(key_node)), value))
         return SetSection(entries)
+
+    def _expect(self, node: yaml.Node, what: str) -> Any:
+        """A test step's `expect:`: actuator values, plus `alarms:`/`active:` rule id lists."""
+        if not isinstance(node, yaml.MappingNode):
+            self.error(node, f"{what} must map actuator names to values, like lights: on")
+            return INVALID
+        values: dict[str, Located[float | bool | str]] = {}
+        lists: dict[str, Located[list[str]]] = {}
+        for key_node, value_node in self.pairs(node):
+            key = str(self.scalar(key_node))
+            if key in ("alarms", "active"):
+                names = self.decode(value_node, list[str], f"{what}.{key}")
+                if names is INVALID:
+                    return INVALID
+                lists[key] = Located(names, self.pos(value_node))
+                continue
+            value = self.decode(value_node, float | bool | str, f"{what}.{key}")
+            if value is INVALID:
+                return INVALID
+            values[key] = Located(value, self.pos(value_node))
+        return ExpectSection(values, lists.get("alarms"), lists.get("active"), self.pos(node))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from campus.model import Period
 from rules.values import UNKNOWN, Type, Val
 
 
@@ -82,10 +83,13 @@ class Scope:
         symbols: Mapping[str, Symbol],
         shared: Mapping[str, Symbol] | None = None,
         hints: Mapping[str, str] | None = None,
+        timetable: Mapping[int, tuple[Period, ...]] | None = None,
     ) -> None:
         self.symbols = symbols
         self.shared = shared if shared is not None else {}
         self.hints = hints if hints is not None else {}
+        self.timetable = timetable
+        """The campus timetable for `in_session` (None: time may not be used here)."""
 
     def lookup(self, name: str) -> Symbol | None:
         found = self.symbols.get(name)

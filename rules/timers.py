@@ -40,6 +40,12 @@ class TimerHeap:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
+    def due(self, now: float) -> bool:
+        """Whether some timer (maybe a cancelled one) is due by `now`: the cheap first check
+        of every reading."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= now
+
     def pop_due(self, now: float) -> Timer | None:
         """The earliest live timer due at or before `now`, removed from the heap."""
         at = self.next_at()

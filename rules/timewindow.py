@@ -11,9 +11,12 @@ repeated wall times (autumn) mean their first occurrence.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from campus.model import Period
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _ITEM = re.compile(
@@ -150,3 +153,17 @@ def _minutes(hours: str, minutes: str, offset: int) -> int:
     if m >= 60 or h > 24 or (h == 24 and m != 0):
         raise WindowError(f"bad time {hours}:{minutes}: hours 00-24, minutes 00-59", offset)
     return h * 60 + m
+
+
+def timetable_windows(
+    timetable: Mapping[int, tuple[Period, ...]], tz: ZoneInfo, names: set[str] | None = None
+) -> TimeWindows:
+    """The campus timetable's periods (all, or those called `names`) as weekly windows:
+    `in_session` and `in_period(...)`."""
+    windows = tuple(
+        Window(frozenset({day}), period.start, period.end)
+        for day, periods in sorted(timetable.items())
+        for period in periods
+        if names is None or period.name in names
+    )
+    return TimeWindows("timetable", windows, tz)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -205,6 +206,17 @@ class Device:
         if unknown:
             log.info("command on %s: ignoring keys %s", topic, ", ".join(unknown))
         return bool(used)
+
+    def fall_back(self, values: Mapping[str, Value]) -> bool:
+        """Set the channels named in `values` (actuator name -> value) on the device's own
+        initiative; True when one of them changed."""
+        changed = False
+        for channel in self.channels:
+            if channel.spec.name in values:
+                before = channel.value()
+                channel.set_value(values[channel.spec.name])
+                changed = changed or channel.value() != before
+        return changed
 
     def state(self) -> bytes:
         """The payload the device publishes on its state topic."""

@@ -25,6 +25,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from campus.broker import BrokerAddress
 from campus.clock import Clock
+from campus.secrets import broker_credentials
+from simulators.fallback import FallbackSettings, Watchdog, heartbeat_topic
 from simulators.world import Publish, World
 
 log = logging.getLogger("campusctl.sim")
@@ -52,6 +54,7 @@ class SimulatorRunner:
         step: float = 5.0,
         client_id: str | None = None,
         keepalive: int = 30,
+        fallback: FallbackSettings | None = None,
     ) -> None:
         if step <= 0:
             raise ValueError(f"simulation step must be positive, got {step}")
@@ -65,8 +68,12 @@ class SimulatorRunner:
             client_id=client_id or f"campusctl-sim-{world.campus.site.id}-{os.getpid()}",
             protocol=mqtt.MQTTv311,
         )
+        broker = self.broker = broker_credentials(broker)
         if broker.username is not None:
             self.client.username_pw_set(broker.username, broker.password)
+        tls = broker.ssl_context()
+        if tls is not None:
+            self.client.tls_set_context(tls)
         self.client.reconnect_delay_set(1, 30)
         self.client.on_socket_open = _no_delay
         self.client.on_connect = self._on_connect
@@ -74,6 +81,9 @@ class SimulatorRunner:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.connected = asyncio.Event()
+        self.watchdog = None if fallback is None else Watchdog(fallback, world.now)
+        """The devices' heartbeat timer (simulators.fallback); None: devices never fall back."""
+        self._heartbeat_topic = heartbeat_topic(world.campus.site.id)
         self._stop = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,6 +106,8 @@ class SimulatorRunner:
                     due.cancel()
                     break
                 self._publish(self.world.step(self.clock.now()))
+                if self.watchdog is not None and self.watchdog.due(self.world.now):
+                    self._publish(self.world.fall_back(self.watchdog.settings.safe))
         finally:
             stopped.cancel()
             await self._shutdown()
@@ -149,6 +161,8 @@ class SimulatorRunner:
             return
         log.info("connected to %s", self.broker)
         topics = self.world.command_topics()
+        if self.watchdog is not None:
+            topics = [*topics, self._heartbeat_topic]
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):
             client.subscribe([(t, 1) for t in topics[i : i + SUBSCRIBE_CHUNK]])
         self._call(self._connected)
@@ -171,7 +185,14 @@ class SimulatorRunner:
         self._call(self._disconnected)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._heartbeat_topic:
+            self._call(self._heartbeat, bytes(message.payload), bool(message.retain))
+            return
         self._call(self._command, message.topic, bytes(message.payload))
+
+    def _heartbeat(self, payload: bytes, retained: bool) -> None:
+        if self.watchdog is not None:
+            self.watchdog.heartbeat(self.clock.now(), payload, retained)
 
 
 def _wait_for_all(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> None:

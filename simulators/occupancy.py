@@ -61,6 +61,28 @@ DEFAULT_TIMETABLE: dict[int, tuple[Period, ...]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Habits:
+    """How a school uses its rooms: the probabilities the timetable is filled with.
+
+    The defaults are this module's constants; a campus scenario (`simulators.scenario`) may set
+    its own, e.g. a flu week with more absences.
+    """
+
+    use: tuple[tuple[str, float], ...] = tuple(USE_PROBABILITY.items())
+    """(room kind, probability that a room of that kind is used in a period)."""
+    default_use: float = DEFAULT_USE_PROBABILITY
+    absence: float = ABSENCE
+    early_end: float = EARLY_END
+    quiet_lesson: float = QUIET_LESSON
+
+    def use_probability(self, kind: str) -> float:
+        return dict(self.use).get(kind, self.default_use)
+
+
+DEFAULT_HABITS = Habits()
+
+
+@dataclass(frozen=True, slots=True)
 class Stay:
     """People present from `start` to `end` (seconds after local midnight)."""
 
@@ -73,9 +95,15 @@ class RoomSchedule:
     """The true occupants of one room over time, generated a local day at a time."""
 
     def __init__(
-        self, room: Room, timetable: dict[int, tuple[Period, ...]], timezone: str, seed: int
+        self,
+        room: Room,
+        timetable: dict[int, tuple[Period, ...]],
+        timezone: str,
+        seed: int,
+        habits: Habits = DEFAULT_HABITS,
     ) -> None:
         self.room = room
+        self.habits = habits
         self.timetable = timetable or DEFAULT_TIMETABLE
         self.zone = ZoneInfo(timezone)
         self.seed = seed
@@ -120,26 +148,27 @@ class RoomSchedule:
         if kind == "corridor":
             return _corridor(rng, self.room.capacity, periods)
         if kind in ("classroom", "lab"):
-            return _lessons(rng, self.room.capacity, periods, kind)
-        return _meetings(rng, self.room.capacity, periods)
+            return _lessons(rng, self.room.capacity, periods, kind, self.habits)
+        return _meetings(rng, self.room.capacity, periods, self.habits)
 
 
 def _lessons(
-    rng: random.Random, capacity: int, periods: tuple[Period, ...], kind: str
+    rng: random.Random, capacity: int, periods: tuple[Period, ...], kind: str, habits: Habits
 ) -> list[Stay]:
     """Classes with a teacher: 60-95 % of capacity enrolled, ~7 % absent, some end early."""
     stays = []
+    use = habits.use_probability(kind)
     for period in periods:
-        if rng.random() >= USE_PROBABILITY.get(kind, DEFAULT_USE_PROBABILITY):
+        if rng.random() >= use:
             continue
         enrolled = round(capacity * rng.uniform(0.6, 0.95))
-        present = sum(rng.random() >= ABSENCE for _ in range(enrolled))
+        present = sum(rng.random() >= habits.absence for _ in range(enrolled))
         start = period.start * 60 + rng.uniform(0, 120)
-        early = rng.uniform(300, 900) if rng.random() < EARLY_END else rng.uniform(0, 60)
+        early = rng.uniform(300, 900) if rng.random() < habits.early_end else rng.uniform(0, 60)
         end = max(start + 60, period.end * 60 - early)
         if kind == "lab":
             pupil, adult = Activity.ACTIVE, Activity.ACTIVE
-        elif rng.random() < QUIET_LESSON:
+        elif rng.random() < habits.quiet_lesson:
             pupil, adult = Activity.QUIET, Activity.QUIET
         else:
             pupil, adult = Activity.SEATED, Activity.ACTIVE
@@ -181,11 +210,13 @@ def _corridor(rng: random.Random, capacity: int, periods: tuple[Period, ...]) ->
     return sorted(stays, key=lambda s: s.start)
 
 
-def _meetings(rng: random.Random, capacity: int, periods: tuple[Period, ...]) -> list[Stay]:
+def _meetings(
+    rng: random.Random, capacity: int, periods: tuple[Period, ...], habits: Habits
+) -> list[Stay]:
     """Any other room: adults meet in it in some periods."""
     stays = []
     for period in periods:
-        if rng.random() >= DEFAULT_USE_PROBABILITY:
+        if rng.random() >= habits.default_use:
             continue
         adults = max(1, round(capacity * rng.uniform(0.2, 0.8)))
         people = Occupants(0, adults, Activity.SEATED, Activity.SEATED)

@@ -131,16 +131,28 @@ def saturation_vapour(temperature: float) -> float:
 
 
 class Weather:
-    """Deterministic outdoor conditions for one site: the same seed gives the same sky."""
+    """Deterministic outdoor conditions for one site: the same seed gives the same sky.
 
-    def __init__(self, site: Site, seed: int) -> None:
+    `cloud` fixes the cloud cover (0 clear .. 1 overcast) instead of drawing it per day and hour;
+    `co2` is the background CO2 the rooms are aired with.
+    """
+
+    def __init__(
+        self, site: Site, seed: int, *, cloud: float | None = None, co2: float = OUTDOOR_CO2_PPM
+    ) -> None:
+        if cloud is not None and not 0.0 <= cloud <= 1.0:
+            raise ValueError(f"cloud cover must be within 0..1, got {cloud}")
         self.site = site
         self.seed = seed
+        self.cloud = cloud
+        self.co2 = co2
         self._hourly: dict[int, tuple[float, float]] = {}
 
     def at(self, t: float) -> Outdoor:
         altitude, azimuth = sun_position(t, self.site.latitude, self.site.longitude)
         cloud, offset = self._hour_mix(t)
+        if self.cloud is not None:
+            cloud = self.cloud
         temperature = self._temperature(t) + offset
         vapour = OUTDOOR_RH / 100.0 * saturation_vapour(temperature)
         return Outdoor(
@@ -152,6 +164,7 @@ class Weather:
             temperature=temperature,
             humidity=OUTDOOR_RH,
             vapour=vapour,
+            co2=self.co2,
         )
 
     def _temperature(self, t: float) -> float:

@@ -17,14 +17,15 @@ import json
 import logging
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from campus.model import ActuatorSpec, Campus, MqttBinding, PayloadFormat, Room
 from campus.types import Value
 from simulators.devices import Device
-from simulators.occupancy import Pir, RoomSchedule
-from simulators.outdoor import Outdoor, Weather
+from simulators.occupancy import DEFAULT_HABITS, Habits, Pir, RoomSchedule
+from simulators.outdoor import OUTDOOR_CO2_PPM, Outdoor, Weather
 from simulators.physics import (
     DEFAULT_SETPOINT,
     NOBODY,
@@ -43,6 +44,16 @@ ONLINE = b'{"state":"online"}'
 OFFLINE = b'{"state":"offline"}'
 BATTERY_DRAIN_PER_DAY = 0.2
 """Provisional: % of battery a multisensor uses a day."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    """What a scenario may change about the simulated world (defaults: the modules' own)."""
+
+    habits: Habits = DEFAULT_HABITS
+    cloud: float | None = None
+    """Fixed cloud cover 0 (clear) .. 1 (overcast); None: drawn per day and hour from the seed."""
+    outdoor_co2: float = OUTDOOR_CO2_PPM
 
 
 class Publish(NamedTuple):
@@ -106,10 +117,11 @@ class _SimRoom:
         *,
         outdoor: Outdoor,
         interval: float,
+        habits: Habits = DEFAULT_HABITS,
     ) -> None:
         self.spec = room
         self.rng = random.Random(f"{seed}:{room.id}:sensors")
-        self.schedule = RoomSchedule(room, campus.timetable, campus.site.timezone, seed)
+        self.schedule = RoomSchedule(room, campus.timetable, campus.site.timezone, seed, habits)
         self.pir = Pir(random.Random(f"{seed}:{room.id}:pir"))
         self.params = RoomParams.for_room(room)
         self.sensors = _sensor_topics(room)
@@ -220,16 +232,28 @@ class World:
         *,
         report_interval: float = 60.0,
         max_substep: float = 10.0,
+        conditions: Conditions | None = None,
     ) -> None:
         self.campus = campus
         self.seed = seed
         self.now = start
         self.report_interval = report_interval
         self.max_substep = max_substep
-        self.weather = Weather(campus.site, seed)
+        self.conditions = conditions or Conditions()
+        self.weather = Weather(
+            campus.site, seed, cloud=self.conditions.cloud, co2=self.conditions.outdoor_co2
+        )
         self.outdoor = self.weather.at(start)
         self._rooms = {
-            r.id: _SimRoom(r, campus, seed, start, outdoor=self.outdoor, interval=report_interval)
+            r.id: _SimRoom(
+                r,
+                campus,
+                seed,
+                start,
+                outdoor=self.outdoor,
+                interval=report_interval,
+                habits=self.conditions.habits,
+            )
             for r in campus.rooms
         }
         self._routes: dict[str, list[tuple[_SimRoom, Device]]] = {}
@@ -287,6 +311,18 @@ class World:
             out.extend(room.command(device, topic, payload))
         return out
 
+    def fall_back(self, values: Mapping[str, Value]) -> list[Publish]:
+        """Every device sets its actuators named in `values` (``lights``, ``ventilation``) by
+        itself, as its own fallback logic would (simulators.fallback); returns the devices' new
+        state, as Zigbee2MQTT publishes it after any change."""
+        out: list[Publish] = []
+        for room in self._rooms.values():
+            touched = [d for d in room.devices if d.fall_back(values)]
+            if touched:
+                room.drive = room._drive()
+                out.extend(Publish(d.topic, d.state(), False) for d in touched)
+        return out
+
     def truth(self, room_id: str) -> RoomTruth:
         room = self._rooms[room_id]
         energy = room.physics
@@ -314,6 +350,13 @@ class World:
     def people(self, room_id: str) -> Occupants:
         """Who is in a room now, with their activities."""
         return self._rooms[room_id].people
+
+    def reading(self, room_id: str, name: str) -> Value:
+        """What a sensor of `name` (one of `SENSED`) in the room reads now: the truth with the
+        same noise and rounding as the MQTT sensors (serial simulators ask this)."""
+        if name not in SENSED:
+            raise KeyError(f"no model for {name!r}; the simulator models {', '.join(SENSED)}")
+        return self._rooms[room_id]._reading(name, self.outdoor)
 
 
 def _sensor_topics(room: Room) -> list[_SensorTopic]:

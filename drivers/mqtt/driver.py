@@ -44,6 +44,8 @@ from drivers.mqtt.throttle import LogThrottle
 
 log = logging.getLogger("campusctl.mqtt")
 
+MATCH_CACHE = 100_000
+"""Topics whose matching extra filters are remembered (a campus has a few per room)."""
 MessageCallback = Callable[[str, bytes], None]
 """An extra subscription's callback: (topic, payload), called on the event loop."""
 
@@ -76,9 +78,13 @@ class MqttDriver:
         self._keywatch = KeyWatch(settings.missing_key_warn_after)
         self._throttle = LogThrottle(log, settings.bad_payload_log_interval)
         self._batch: list[Reading] = []
+        self._sink: Callable[[list[Reading]], None] | None = None
         self._held: dict[str, tuple[str, bytes]] = {}
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
         self._extra: dict[str, list[MessageCallback]] = {}
+        self._matches: dict[str, list[str]] = {}
+        """Topic -> the extra filters it matches: paho's topic_matches_sub builds a matcher
+        tree on every call, which cost more than decoding the message; filters change rarely."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._closed = False
@@ -211,12 +217,14 @@ class MqttDriver:
             self._outbox.append((topic, payload, qos, retain))
 
     def _subscribe_now(self, topic_filter: str, callback: MessageCallback) -> None:
+        self._matches.clear()
         callbacks = self._extra.setdefault(topic_filter, [])
         callbacks.append(callback)
         if len(callbacks) == 1 and self._conn.connected:
             self._conn.subscribe([topic_filter])
 
     def _unsubscribe_now(self, topic_filter: str) -> None:
+        self._matches.clear()
         if self._extra.pop(topic_filter, None) is not None and self._conn.connected:
             self._conn.unsubscribe(topic_filter)
 
@@ -247,10 +255,17 @@ class MqttDriver:
             if route.availability:
                 self._decode_availability(route, payload)
         if self._extra:
-            for topic_filter, callbacks in list(self._extra.items()):
-                if topic_matches_sub(topic_filter, topic):
+            filters = self._matches.get(topic)
+            if filters is None:
+                filters = [f for f in self._extra if topic_matches_sub(f, topic)]
+                if len(self._matches) >= MATCH_CACHE:
+                    self._matches.clear()
+                self._matches[topic] = filters
+            for topic_filter in filters:
+                callbacks = self._extra.get(topic_filter)
+                if callbacks:
                     handled = True
-                    self._call_extra(callbacks, topic, payload)
+                    self._call_extra(list(callbacks), topic, payload)
         if not handled:
             self.stats.unmatched += 1
 
@@ -302,12 +317,20 @@ class MqttDriver:
                     show_payload(payload),
                 )
 
+    def hand_over_to(self, sink: Callable[[list[Reading]], None]) -> None:
+        """Call `sink(batch)` on the event loop at the end of each read burst instead of
+        queueing the batch on `readings` (drivers.base.HandsOver)."""
+        self._sink = sink
+
     def _hand_over(self) -> None:
-        """End of a read burst: one queue item for all readings it produced."""
+        """End of a read burst: all readings it produced, as one batch."""
         if self._batch:
             batch, self._batch = self._batch, []
             self.stats.readings += len(batch)
-            self.readings.put_nowait(batch)
+            if self._sink is not None:
+                self._sink(batch)
+            else:
+                self.readings.put_nowait(batch)
 
 
 def _valid_filter(topic_filter: str) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from campus.broker import BrokerAddress, parse_broker_url
 from campus.problems import DriverError
+from campus.secrets import SecretError, broker_credentials
 
 Protocol = Literal["3.1.1", "5"]
 
@@ -22,14 +23,22 @@ class MqttSettings:
     """
 
     url: str = "mqtt://127.0.0.1:1883"
-    """``mqtt://[user[:password]@]host[:port]``; port 1883 by default."""
+    """``mqtt://[user@]host[:port]``, port 1883 by default; ``mqtts://`` for TLS (port 8883),
+    with ``?ca=FILE&cert=FILE&key=FILE&password_file=FILE`` as needed (campus.broker)."""
     client_id: str = ""
     """Empty: ``campusctl-<site>-<random>`` (unique, so two instances never kick each other)."""
     status_topic: str = ""
     """Empty: ``campusctl/<site>/status``; retained ``online``, ``offline`` as last will."""
     username: str | None = None
     """Overrides the user in the URL."""
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
+    """Best left None: campus.secrets reads it from a file or the environment."""
+    ca_file: str | None = None
+    """TLS: overrides the URL's ``ca=`` (the CA that signed the broker's certificate)."""
+    cert_file: str | None = None
+    """TLS: overrides the URL's ``cert=`` (a client certificate)."""
+    key_file: str | None = None
+    """TLS: overrides the URL's ``key=`` (the client certificate's key)."""
     protocol: Protocol = "3.1.1"
     keepalive: int = 30
     connect_timeout: float = 5.0
@@ -61,14 +70,23 @@ class MqttSettings:
             raise DriverError(f"MQTT subscribe_qos must be 0, 1 or 2, got {self.subscribe_qos}")
 
     def endpoint(self) -> BrokerAddress:
-        """Host, port and credentials from `url` (credentials in the settings win)."""
+        """Host, port, TLS files and credentials from `url` (the settings' own win); the
+        password, when not given, from campus.secrets (a file or the environment)."""
         try:
             address = parse_broker_url(self.url)
         except ValueError as exc:
             raise DriverError(f"MQTT {exc}") from exc
-        return BrokerAddress(
-            address.host,
-            address.port,
-            self.username or address.username,
-            self.password or address.password,
+        if not address.tls and (self.ca_file or self.cert_file or self.key_file):
+            raise DriverError(f"MQTT TLS files are set, but {self.url!r} is not mqtts://")
+        address = replace(
+            address,
+            username=self.username or address.username,
+            password=self.password or address.password,
+            ca_file=self.ca_file or address.ca_file,
+            cert_file=self.cert_file or address.cert_file,
+            key_file=self.key_file or address.key_file,
         )
+        try:
+            return broker_credentials(address)
+        except SecretError as exc:
+            raise DriverError(f"MQTT: {exc}") from exc

@@ -23,7 +23,8 @@ def test_default_port_and_credentials_from_settings_win() -> None:
     ("kwargs", "says"),
     [
         ({"url": "http://broker:1883"}, "expected mqtt://host:port"),
-        ({"url": "mqtts://broker:8883"}, "TLS is not supported yet"),
+        ({"url": "mqtt://broker", "ca_file": "/ca.pem"}, "is not mqtts://"),
+        ({"url": "mqtts://broker?cert=/c.pem&bogus=1"}, "unknown option 'bogus'"),
         ({"url": "mqtt://broker:99999"}, "out of range"),
         ({"url": "mqtt://:1883"}, "names no host"),
         ({"protocol": "3.1"}, "'3.1.1' or '5'"),

@@ -96,7 +96,9 @@ def test_the_spec_example_loads(campus: Campus, write: Write) -> None:
     assert night.level == "schedule"
     assert night.rooms == ("b1.r101", "b1.r102", "b1.r103", "b2.l1")
     assert night.when.uses_time
-    assert next(iter(result.tests.values()))[0]["room"] == "b1.r101"
+    test = next(iter(result.tests.values()))[0]
+    assert test.room is not None
+    assert test.room.value == "b1.r101"
 
 
 def test_folder_loads_sorted_yaml_files(campus: Campus, write: Write, tmp_path: Path) -> None:
@@ -154,8 +156,8 @@ CASES = [
     ),
     pytest.param(
         "rules:\n  - id: a\n    when: occupancy and sqrt(co2) > 3\n    set: {lights: on}\n",
-        "r.yaml:3:25: unknown function 'sqrt'; functions are during, age, stale, min, max, "
-        "abs, round, clamp",
+        "r.yaml:3:25: unknown function 'sqrt'; functions are during, in_period, age, stale, "
+        "min, max, abs, round, clamp",
         id="unknown-function",
     ),
     pytest.param(

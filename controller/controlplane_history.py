@@ -1,0 +1,90 @@
+"""What the control plane remembers for clients that arrive late: the last hour of each point
+(the TUI's sparklines) and the most recent events (the TUI's event log on opening).
+
+A campus has tens of thousands of points, so a point's hour is one fixed array of per-minute
+values (the last reading of each minute) instead of a list of readings: about half a kilobyte
+per point whatever the reading rate, created on the point's first reading.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from typing import Any
+
+MINUTE = 60.0
+
+
+class MinuteSeries:
+    """The last reading of each of the last `minutes` clock minutes (NaN: no reading)."""
+
+    __slots__ = ("last", "values")
+
+    def __init__(self, minutes: int) -> None:
+        self.values = array("d", [math.nan] * minutes)
+        self.last = -1
+        """The minute number (clock seconds // 60) written last."""
+
+    def add(self, ts: float, value: float) -> None:
+        minute = int(ts // MINUTE)
+        size = len(self.values)
+        if minute == self.last:
+            self.values[minute % size] = value
+            return
+        if minute < self.last:
+            if self.last - minute < size:
+                self.values[minute % size] = value
+            return
+        gap = min(minute - self.last, size + 1) if self.last >= 0 else size + 1
+        for skipped in range(1, gap):
+            self.values[(minute - skipped) % size] = math.nan
+        self.values[minute % size] = value
+        self.last = minute
+
+    def window(self, now: float) -> list[float | None]:
+        """Oldest first, one entry per minute ending with the minute of `now`."""
+        size = len(self.values)
+        end = int(now // MINUTE)
+        out: list[float | None] = []
+        for minute in range(end - size + 1, end + 1):
+            if minute > self.last or self.last - minute >= size:
+                out.append(None)
+                continue
+            value = self.values[minute % size]
+            out.append(None if math.isnan(value) else value)
+        return out
+
+
+class History:
+    """Per-point minute series and a ring of recent events."""
+
+    def __init__(self, minutes: int = 60, events: int = 500) -> None:
+        if minutes < 1:
+            raise ValueError(f"history needs at least one minute, got {minutes}")
+        self.minutes = minutes
+        self._series: dict[str, MinuteSeries] = {}
+        self._events: deque[dict[str, Any]] = deque(maxlen=events)
+
+    def add_reading(self, point: str, ts: float, value: float | bool | None) -> None:
+        if value is None:
+            return
+        series = self._series.get(point)
+        if series is None:
+            series = self._series[point] = MinuteSeries(self.minutes)
+        series.add(ts, float(value))
+
+    def series(self, point: str, now: float) -> list[float | None]:
+        found = self._series.get(point)
+        if found is None:
+            return [None] * self.minutes
+        return found.window(now)
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        self._events.append(event)
+
+    def events(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` events, oldest first."""
+        if limit <= 0:
+            return []
+        return list(self._events)[-limit:]

@@ -1,0 +1,19 @@
+"""Events the controller itself emits on its bus (the engine's are in rules.events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """A person (or the controller on someone's behalf) changed something: who, what, when.
+
+    `action` is one of ``override``, ``release-override``, ``acknowledge-alarm``,
+    ``enable-rule``, ``disable-rule``, ``reload-rules``; `detail` says on what, in words.
+    """
+
+    who: str
+    action: str
+    detail: str
+    ts: float

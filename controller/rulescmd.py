@@ -1,0 +1,268 @@
+"""`campusctl rules check | test | explain | replay`.
+
+`check`, `test` and `replay` work on files alone, offline. `explain` asks a running controller
+through the control plane (a request on ``campusctl/<site>/request/explain``, the answer on
+``.../response/explain``), or, with ``--state FILE``, answers offline from a state file: the
+saved rule states, holds and overrides, without live sensor values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from campus.broker import parse_broker_url
+from campus.config import load_campus
+from campus.model import ActuatorType
+from campus.problems import CampusError
+from campus.yamlmodel import json_schema
+from rules.engine import Engine
+from rules.explain import explain
+from rules.explain_text import render
+from rules.loader import load_rules
+from rules.replay import read_trace, replay
+from rules.schema import RuleSet, RulesFile
+from rules.testing import run_tests
+from rules.values import format_value
+
+MAX_LISTED = 10
+"""Rooms listed per rule by `check` before "and N more"."""
+
+
+def add_rules_commands(commands: Any, examples: Path) -> None:
+    """The `rules` command and its actions, on the top-level subparsers."""
+    rules = commands.add_parser("rules", help="check, test, explain and replay rules")
+    actions = rules.add_subparsers(required=True, metavar="ACTION")
+    config = examples / "campus.yaml"
+
+    check = actions.add_parser("check", help="load rules: errors, warnings, rooms covered")
+    check.add_argument("paths", nargs="+", type=Path)
+    check.add_argument("--config", type=Path, default=config)
+    check.set_defaults(func=cmd_check)
+
+    test = actions.add_parser("test", help="run the files' tests: on the virtual clock")
+    test.add_argument("paths", nargs="+", type=Path)
+    test.add_argument("--config", type=Path, default=config)
+    test.set_defaults(func=cmd_test)
+
+    why = actions.add_parser("explain", help="why an actuator has its value, why a rule is off")
+    why.add_argument("target", help="b1.r101.lights, a room id, a rule id, or rule-id@b1.r101")
+    why.add_argument("--config", type=Path, default=config)
+    why.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="the controller's broker")
+    why.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    why.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="answer offline from this state file (with --rules) instead of asking the controller",
+    )
+    why.add_argument("--rules", type=Path, nargs="+", default=[examples / "rules"])
+    why.add_argument("--json", action="store_true", help="print the answer as JSON")
+    why.set_defaults(func=cmd_explain)
+
+    schema = actions.add_parser("schema", help="print the JSON Schema of rules files")
+    schema.set_defaults(func=cmd_schema)
+
+    play = actions.add_parser("replay", help="feed a CSV trace through the rules")
+    play.add_argument("paths", nargs="+", type=Path)
+    play.add_argument("--trace", type=Path, required=True, help="CSV: see docs/rules.md")
+    play.add_argument("--config", type=Path, default=config)
+    play.add_argument(
+        "--room", default=None, help="the room bare column names feed (default: the first covered)"
+    )
+    play.add_argument("--quiet", action="store_true", help="totals only, no command list")
+    play.set_defaults(func=cmd_replay)
+
+
+def _load(paths: list[Path], config: Path) -> tuple[Any, RuleSet]:
+    campus = load_campus(config)
+    ruleset = load_rules(paths, campus)
+    for problem in ruleset.problems:
+        print(problem)
+    return campus, ruleset
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(rules_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def rules_schema() -> dict[str, object]:
+    """The JSON Schema of a rules file (docs/rules.schema.json), from the loader's dataclasses."""
+    schema = json_schema(RulesFile)
+    schema["title"] = "campusctl rules file"
+    return schema
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    _, ruleset = _load(args.paths, args.config)
+    for rule in ruleset.rules:
+        print(f"{rule.id} ({rule.pos}, {rule.level}): covers {_rooms(list(rule.rooms))}")
+        if rule.skipped:
+            skipped = [f"{s.room} ({s.reason})" for s in rule.skipped]
+            print(f"    skips {_rooms(skipped)}")
+    errors, warnings = len(ruleset.errors), len(ruleset.warnings)
+    print(f"{len(ruleset.rules)} rules loaded, {errors} errors, {warnings} warnings")
+    return 1 if errors else 0
+
+
+def _rooms(names: list[str]) -> str:
+    count = f"{len(names)} room{'s' if len(names) != 1 else ''}"
+    shown = ", ".join(names[:MAX_LISTED])
+    more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
+    return f"{count}: {shown}{more}" if names else count
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    campus, ruleset = _load(args.paths, args.config)
+    results = run_tests(ruleset, campus)
+    for result in results:
+        print("\n".join(result.report()))
+    failed = sum(1 for r in results if not r.passed)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    if not results:
+        print("no tests: add tests: to the rules files (docs/rules.md)")
+    return 1 if failed or ruleset.errors else 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    campus = load_campus(args.config)
+    tz = ZoneInfo(campus.site.timezone)
+    if args.state is not None:
+        data = explain_offline(args.state, args.rules, args.config, args.target)
+    else:
+        data = ask_controller(
+            args.broker, campus.site.id, "explain", {"target": args.target}, args.timeout
+        )
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render(data, tz))
+    return 0
+
+
+def explain_offline(state: Path, paths: list[Path], config: Path, target: str) -> dict[str, object]:
+    """Explain from a state file: what a controller would take up if it started now."""
+    from controller.state import StateStore
+
+    if not state.is_file():
+        raise CampusError(f"{state}: no such state file (the controller's --state)")
+    campus = load_campus(config)
+    ruleset = load_rules(paths, campus)
+    store = StateStore(state, campus.site.id)
+    try:
+        saved = store.load()
+    finally:
+        store.close()
+    # a controller on a scaled clock may have saved times ahead of the wall clock
+    now = max([time.time(), *(i.since for i in saved.instances)])
+    engine = Engine(campus, ruleset, now, settle=0.0, saved=saved)
+    return explain(engine, target)
+
+
+def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], timeout: float) -> Any:
+    """One control-plane request, answered within `timeout` seconds, or CampusError."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    try:
+        address = parse_broker_url(broker)
+    except ValueError as exc:
+        raise CampusError(str(exc)) from None
+    transaction = f"cli-{uuid.uuid4().hex[:12]}"
+    base = f"campusctl/{site}"
+    answer: dict[str, Any] = {}
+    done = threading.Event()
+
+    def on_connect(client: mqtt.Client, *_: Any) -> None:
+        client.subscribe(f"{base}/response/{name}", qos=1)
+
+    def on_subscribe(client: mqtt.Client, *_: Any) -> None:
+        message = json.dumps({**body, "transaction": transaction})
+        client.publish(f"{base}/request/{name}", message, qos=1)
+
+    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        try:
+            payload = json.loads(message.payload)
+        except ValueError:
+            return
+        if isinstance(payload, dict) and payload.get("transaction") == transaction:
+            answer.update(payload)
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=transaction)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    try:
+        client.connect(address.host, address.port)
+    except OSError as exc:
+        raise CampusError(f"cannot reach the broker at {address}: {exc}") from None
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            raise CampusError(
+                f"the controller of site {site!r} did not answer within {timeout:g} s on "
+                f"{address}: is it running? (or explain offline with --state FILE)"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    if answer.get("status") != "ok":
+        raise CampusError(f"the controller refused: {answer.get('error')}")
+    return answer.get("data")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    campus, ruleset = _load(args.paths, args.config)
+    if ruleset.errors:
+        return 1
+    room = args.room or next(
+        (r.id for r in campus.rooms if any(r.id in rule.rooms for rule in ruleset.rules)), None
+    )
+    if room is None:
+        raise CampusError("the rules cover no room: give --room")
+    trace = read_trace(args.trace, campus, room)
+    result = replay(ruleset.rules, campus, trace)
+    tz = ZoneInfo(campus.site.timezone)
+    columns = ", ".join(f"{c} -> {p}" for c, p in trace.columns.items())
+    print(f"trace {args.trace}: {len(trace.readings)} readings ({columns})")
+    if trace.ignored:
+        print(f"ignored columns: {', '.join(trace.ignored)}")
+    if not args.quiet:
+        for command in result.commands:
+            shown = format_value(command.value)
+            print(f"{_at(command.ts, tz)}  {command.actuator} -> {shown}  ({command.reason})")
+    hours = (result.end - result.start) / 3600
+    print(f"totals over {hours:.1f} h ({_at(result.start, tz)} .. {_at(result.end, tz)}):")
+    span = max(1.0, result.end - result.start)
+    actuators = campus.actuators()
+    for total in result.totals.values():
+        line = (
+            f"  {total.actuator}: {total.commands} commands, on {total.on_seconds / 3600:.1f} h "
+            f"({total.on_seconds / span:.0%})"
+        )
+        if actuators[total.actuator].type is ActuatorType.LEVEL:
+            line += f", mean {total.integral / span:.1f} {actuators[total.actuator].unit}"
+        print(line.rstrip())
+    for rule, count in sorted(result.transitions.items()):
+        print(f"  rule {rule}: activated {count} times")
+    if result.alarms:
+        print(f"  alarms raised: {result.alarms}")
+    if result.occupied_seconds is not None:
+        print(f"  occupied per the trace: {result.occupied_seconds / 3600:.1f} h")
+    return 0
+
+
+def _at(t: float, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(t, tz).strftime("%Y-%m-%d %H:%M")

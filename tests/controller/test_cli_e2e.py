@@ -1,0 +1,141 @@
+"""`campusctl rules explain` against a running controller over the control plane (and offline
+from a state file), and SIGHUP reloading `campusctl run`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from campus.clock import ScaledClock
+from controller.cli import main
+from tests.conftest import EXAMPLES, ROOT
+from tests.controller.harness import SENSOR, START, Devices, run_async, running, wait_for
+from tests.support.mosquitto import Broker
+
+pytestmark = pytest.mark.mqtt
+
+RULES = """\
+rules:
+  - id: lights
+    rooms: id == "main.r101"
+    when: occupancy and illuminance < 300
+    set:
+      lights: on
+"""
+
+
+@run_async
+async def test_explain_asks_the_running_controller(
+    fresh_broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(RULES)
+    state = tmp_path / "state.sqlite"
+    devices = Devices(fresh_broker)
+    try:
+        async with running(fresh_broker, folder, state, ScaledClock(START, 60.0)) as controller:
+            devices.report(SENSOR, occupancy=True, illuminance=100, co2=500)
+            await wait_for(
+                lambda: controller.engine.actuator_value("main.r101.lights") is True, "on"
+            )
+            args = ["rules", "explain", "main.r101.lights", "--broker", fresh_broker.url]
+            code = await asyncio.to_thread(main, args)
+            out = capsys.readouterr().out
+            assert code == 0
+            assert out.splitlines()[0] == "main.r101.lights = on"
+            assert " * slot 10 comfort   rule:lights: on since " in out
+            code = await asyncio.to_thread(
+                main, ["rules", "explain", "lights@main.r101", "--broker", fresh_broker.url]
+            )
+            out = capsys.readouterr().out
+            assert out.startswith("lights@main.r101: active since ")
+            code = await asyncio.to_thread(
+                main, ["rules", "explain", "nope", "--broker", fresh_broker.url]
+            )
+            assert code == 2
+            assert "the controller refused: nothing called 'nope'" in capsys.readouterr().err
+    finally:
+        devices.close()
+    # offline, from the state file the controller left behind
+    code = main(
+        ["rules", "explain", "lights@main.r101", "--state", str(state), "--rules", str(folder)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("lights@main.r101: active since ")
+
+
+def test_explain_without_a_controller_says_so(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["rules", "explain", "main.r101.lights", "--broker", broker.url, "--timeout", "0.5"]
+    )
+    assert code == 2
+    assert "did not answer within 0.5 s" in capsys.readouterr().err
+
+
+def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "r.yaml").write_text(RULES)
+    command = [
+        sys.executable,
+        "-m",
+        "controller.cli",
+        "run",
+        "--config",
+        str(EXAMPLES / "campus.yaml"),
+        "--rules",
+        str(folder),
+        "--broker",
+        fresh_broker.url,
+        "--state",
+        str(tmp_path / "s.sqlite"),
+        "--watch-rules",
+        "0",
+        "--speed",
+        "60",
+        "--start",
+        "2026-11-23 08:20",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+
+    def seen(text: str) -> bool:
+        return any(text in line for line in list(lines))
+
+    def wait(text: str) -> None:
+        end = time.monotonic() + 20
+        while not seen(text):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < end, f"no {text!r} in:\n" + "".join(lines)
+            time.sleep(0.05)
+
+    try:
+        wait("controlling 10 rooms with 1 rules")
+        (folder / "r.yaml").write_text(RULES.replace("300", "200"))
+        process.send_signal(signal.SIGHUP)
+        wait("reload: ~ rule lights: when changed")
+        wait("audit: SIGHUP reload-rules ~ rule lights: when changed")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+        reader.join(5)

@@ -1,0 +1,130 @@
+"""Graceful degradation: the controller is SIGKILLed while it keeps lights on and fans running;
+the simulated devices, missing its heartbeat, fall back on their own after N heartbeats; the
+controller, restarted, takes them back.
+
+What is lost: nothing that matters. The devices leave the wasteful state (lights on, fans at
+80 %) within `missed` heartbeat intervals of the last heartbeat, never before `missed - 1`,
+and the restarted controller restores what its rules require.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from campus.broker import parse_broker_url
+from campus.clock import ScaledClock, parse_start
+from campus.config import load_campus
+from simulators.fallback import FallbackSettings
+from simulators.mqtt import SimulatorRunner
+from simulators.world import World
+from tests.faults.support import ControllerProcess, wait_for
+from tests.support.mosquitto import Broker
+
+pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
+
+CAMPUS = """\
+site: {id: hb, name: Heartbeat School, timezone: Europe/Oslo}
+kinds:
+  classroom:
+    points:
+      co2:
+        unit: ppm
+        range: [250, 10000]
+        stale_after: 30m
+        mqtt: {topic: "zigbee2mqtt/{building}-{room}-multisensor"}
+    actuators:
+      lights: {type: switch, default: off, mqtt: {topic: "zigbee2mqtt/{building}-{room}-light"}}
+      ventilation:
+        type: level
+        default: 0
+        mqtt: {topic: "zigbee2mqtt/{building}-{room}-fan", key: percentage}
+buildings:
+  - id: b1
+    rooms:
+      - {id: r101..r102, kind: classroom, capacity: 28, area: 60}
+"""
+RULES = """\
+rules:
+  - id: always-on
+    when: co2 > 0
+    set:
+      lights: on
+      ventilation: 80
+"""
+SPEED = 60.0
+INTERVAL = 30.0
+"""Heartbeat every 30 simulated seconds (half a wall second)."""
+MISSED = 3
+STEP = 5.0
+
+
+def test_devices_fall_back_after_missed_heartbeats_and_recover(
+    fresh_broker: Broker, tmp_path: Path
+) -> None:
+    (tmp_path / "campus.yaml").write_text(CAMPUS)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rules.yaml").write_text(RULES)
+    asyncio.run(_scenario(fresh_broker, tmp_path))
+
+
+async def _scenario(broker: Broker, folder: Path) -> None:
+    campus = load_campus(folder / "campus.yaml")
+    clock = ScaledClock(parse_start("2026-11-23 20:00", campus.site.timezone), SPEED)
+    world = World(campus, seed=1, start=clock.now())
+    fallback = FallbackSettings(missed=MISSED, interval=INTERVAL)
+    simulator = SimulatorRunner(
+        world, clock, parse_broker_url(broker.url), step=STEP, fallback=fallback
+    )
+    controller = ControllerProcess(
+        folder, broker.url, clock, extra=["--heartbeat", str(INTERVAL)]
+    )
+    rooms = [room.id for room in campus.rooms]
+
+    def running(lights: float, ventilation: float) -> bool:
+        return all(
+            world.truth(r).lights == lights and abs(world.truth(r).ventilation - ventilation) < 1e-6
+            for r in rooms
+        )
+
+    sim_task = asyncio.create_task(simulator.run())
+    try:
+        await asyncio.wait_for(simulator.connected.wait(), 10)
+        controller.start()
+        await wait_for(lambda: running(1.0, 0.8), "the rules to light and air every room", 30)
+        assert simulator.watchdog is not None
+        assert simulator.watchdog.fallbacks == 0
+
+        controller.kill()
+        killed_at = clock.now()
+        last_heartbeat = simulator.watchdog.last
+        assert killed_at - last_heartbeat <= INTERVAL + STEP
+        earliest = last_heartbeat + (MISSED - 1) * INTERVAL
+        samples: list[tuple[float, bool]] = []
+
+        def fell_back() -> bool:
+            samples.append((clock.now(), running(0.0, 0.2)))
+            return samples[-1][1]
+
+        await wait_for(fell_back, "the devices to fall back", 20)
+        fell_at = next(t for t, safe in samples if safe)
+        assert simulator.watchdog.fallbacks == 1
+        assert fell_at > earliest, "the devices fell back before missing the heartbeats"
+        deadline = last_heartbeat + MISSED * INTERVAL + STEP
+        assert fell_at <= deadline + 2.0 * SPEED * 0.02 + STEP, (
+            f"fell back {fell_at - last_heartbeat:.0f} s after the last heartbeat"
+        )
+        assert not any(safe for t, safe in samples if t <= earliest)
+
+        controller.start()
+        await wait_for(lambda: running(1.0, 0.8), "the restarted controller to take over", 30)
+        await wait_for(lambda: not simulator.watchdog.fallen_back, "a live heartbeat again")
+        assert simulator.watchdog.fallbacks == 1
+    finally:
+        controller.stop()
+        simulator.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim_task

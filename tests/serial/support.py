@@ -1,0 +1,84 @@
+"""Helpers for the serial tests: async tests without a plugin, waiting with deadlines, a
+simulator running on its own loop for the synchronous CLI tests."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, ParamSpec
+
+from drivers.serial.port import SerialTiming
+from simulators.serial.runner import SerialSimulator
+
+P = ParamSpec("P")
+
+FAST = SerialTiming(backoff_initial=0.05, backoff_max=0.4, silence=1.5, log_interval=0.0)
+"""Port timing for tests: quick retries, every problem logged."""
+
+
+def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    """Run an async test on a fresh event loop."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+async def wait_for(predicate: Callable[[], object], what: str, within: float = 5.0) -> float:
+    """Poll `predicate` until true; fail after `within` wall seconds. Returns the time taken."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > within:
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.005)
+    return time.monotonic() - start
+
+
+class Values(dict[str, float | None]):
+    """A room's true values, set by the test: a device's `ValueSource`."""
+
+    def __call__(self, name: str) -> float | None:
+        return self.get(name)
+
+
+@contextmanager
+def simulator_thread(simulator: SerialSimulator) -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Run `simulator` on an event loop in a thread (for tests of blocking code); yields a
+    function that runs a callable on that loop and waits for it."""
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with simulator:
+            ready.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(5), "the serial simulator did not start"
+
+    def call(fn: Callable[[], None]) -> None:
+        done = threading.Event()
+
+        def run() -> None:
+            try:
+                fn()
+            finally:
+                done.set()
+
+        loop.call_soon_threadsafe(run)
+        assert done.wait(5)
+
+    try:
+        yield call
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(5)
+        loop.close()

@@ -1,0 +1,222 @@
+"""The TUI driven by Textual's pilot against a real broker, a running controller and simulated
+rooms: navigation, an override round trip to a simulated light, acknowledging an alarm,
+disabling a rule, explain, the event log."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from campus.broker import parse_broker_url
+from tests.controlplane.harness import RunningCampus, run_async, running_campus
+from tests.support.mosquitto import Broker
+from tui.app import CampusApp
+from tui.options import TuiOptions
+from tui.screens.alarms import AlarmsScreen
+from tui.screens.events import EventsScreen
+from tui.screens.explain import ExplainScreen
+from tui.screens.help import HelpScreen
+from tui.screens.overview import OverviewScreen
+from tui.screens.room import RoomScreen
+from tui.screens.rules import RulesScreen
+
+pytestmark = pytest.mark.tui
+
+USER = "pilot-tester"
+
+
+def tui_for(campus: RunningCampus) -> CampusApp:
+    return CampusApp(TuiOptions(parse_broker_url(campus.url), site=campus.site, user=USER))
+
+
+async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
+    end = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after 10 s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def rows(app: CampusApp, table_id: str) -> list[str]:
+    table = app.screen.query_one(table_id, DataTable)
+    return [str(key.value) for key in table.rows]
+
+
+async def loaded(pilot: Pilot[Any], app: CampusApp) -> None:
+    await until(pilot, lambda: len(app.state.room_states) == 10, "every room's state")
+    await until(pilot, lambda: len(rows(app, "#rooms")) == 10, "the overview table")
+
+
+async def open_room(pilot: Pilot[Any], app: CampusApp, room: str) -> RoomScreen:
+    await pilot.press("slash", *room, "enter")
+    await until(pilot, lambda: rows(app, "#rooms") == [room], f"the search to find {room}")
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, RoomScreen), f"{room}'s view")
+    assert isinstance(app.screen, RoomScreen)
+    return app.screen
+
+
+@run_async
+async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> None:
+    async with running_campus(broker, tmp_path) as campus:
+        app = tui_for(campus)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await loaded(pilot, app)
+            assert isinstance(app.screen, OverviewScreen)
+            await until(pilot, lambda: {a.room for a in app.state.alarms}, "the test alarms")
+            alarmed = {a.room for a in app.state.alarms}
+            order = rows(app, "#rooms")
+            assert set(order[: len(alarmed)]) == alarmed, "rooms with alarms come first"
+
+            await pilot.press("k")
+            classrooms = {r.id for r in campus.campus.rooms if r.kind == "classroom"}
+            assert set(rows(app, "#rooms")) == classrooms
+            await pilot.press("escape", "b")
+            assert all(r.startswith("main.") for r in rows(app, "#rooms"))
+            await pilot.press("escape", "s")
+            assert rows(app, "#rooms") == [r.id for r in campus.campus.rooms]
+
+            await pilot.press("2")
+            assert isinstance(app.screen, AlarmsScreen)
+            await pilot.press("3")
+            assert isinstance(app.screen, RulesScreen)
+            assert "co2-watch" in rows(app, "#rules")
+            await pilot.press("4")
+            assert isinstance(app.screen, EventsScreen)
+            await pilot.press("1")
+            assert isinstance(app.screen, OverviewScreen)
+
+            room = await open_room(pilot, app, "science.lab1")
+            assert room.room_id == "science.lab1"
+            assert rows(app, "#actuators") == ["lights", "ventilation"]
+            assert "occupancy" in rows(app, "#points")
+            await until(pilot, lambda: room.history.get("co2"), "the last hour of CO2")
+            await pilot.press("escape")
+            assert isinstance(app.screen, OverviewScreen)
+
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert isinstance(app.screen, OverviewScreen)
+
+
+@run_async
+async def test_override_round_trip_reaches_the_simulated_light(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with running_campus(broker, tmp_path, alarms=False) as campus:
+        app = tui_for(campus)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await loaded(pilot, app)
+            await until(pilot, lambda: campus.controller.engine.started, "the settle")
+            room = await open_room(pilot, app, "main.r103")
+            assert room.selected_actuator() == "lights"
+            assert campus.world.truth("main.r103").lights == 0.0
+
+            await pilot.press("o")
+            await until(pilot, lambda: type(app.screen).__name__ == "OverrideDialog", "dialog")
+            await pilot.press("tab", "right", "enter", "tab", "enter")  # on; 1 hour; Override
+            await until(
+                pilot, lambda: campus.world.truth("main.r103").lights == 1.0, "the light on"
+            )
+
+            def held() -> str:
+                state = app.state.room_states["main.r103"].actuators["lights"]
+                winner = state.winner
+                return winner.source if winner is not None and state.value is True else ""
+
+            await until(pilot, lambda: held() == f"override:{USER}", "the override shown")
+            winner = app.state.room_states["main.r103"].actuators["lights"].winner
+            assert winner is not None
+            assert winner.until is not None
+            assert 59 * 60 < winner.until - campus.clock.now() <= 3600
+
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, ExplainScreen), "explain")
+            await until(
+                pilot,
+                lambda: USER in str(app.screen.query_one("#answer").render()),
+                "the explanation naming the override",
+            )
+            await pilot.press("escape")
+
+            await pilot.press("x")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog", "confirm")
+            await pilot.press("y")
+            await until(
+                pilot, lambda: campus.world.truth("main.r103").lights == 0.0, "the light off"
+            )
+            await until(pilot, lambda: held() == "", "the override gone from the view")
+
+
+@run_async
+async def test_acknowledge_an_alarm_and_jump_to_its_room(broker: Broker, tmp_path: Path) -> None:
+    async with running_campus(broker, tmp_path) as campus:
+        app = tui_for(campus)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await loaded(pilot, app)
+            await pilot.press("2")
+            await until(pilot, lambda: rows(app, "#alarms"), "the alarm list")
+            first = rows(app, "#alarms")[0]
+            await pilot.press("a")
+
+            def acknowledged_by() -> str | None:
+                found = [a for a in app.state.alarms if a.id == first]
+                return found[0].acknowledged_by if found else None
+
+            await until(pilot, lambda: acknowledged_by() == USER, "the acknowledgement")
+            alarm = campus.controller.engine.alarm(first)
+            assert alarm is not None
+            assert alarm.acknowledged_by == USER
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, RoomScreen), "the alarm's room")
+            assert isinstance(app.screen, RoomScreen)
+            assert first.endswith("@" + app.screen.room_id)
+            await pilot.press("escape")
+            assert isinstance(app.screen, AlarmsScreen)
+
+
+@run_async
+async def test_disable_a_rule_explain_it_and_read_the_event_log(
+    broker: Broker, tmp_path: Path
+) -> None:
+    async with running_campus(broker, tmp_path) as campus:
+        app = tui_for(campus)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await loaded(pilot, app)
+            await pilot.press("3")
+            await until(pilot, lambda: "co2-watch" in rows(app, "#rules"), "the rules")
+            table = app.screen.query_one("#rules", DataTable)
+            table.move_cursor(row=rows(app, "#rules").index("co2-watch"))
+            await pilot.press("space")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmDialog", "confirm")
+            await pilot.press("y")
+            await until(pilot, lambda: "co2-watch" in campus.controller.engine.disabled, "disabled")
+            await until(
+                pilot,
+                lambda: not next(r for r in app.state.rules if r.id == "co2-watch").enabled,
+                "the rules view showing it disabled",
+            )
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, ExplainScreen), "explain")
+            await until(
+                pilot,
+                lambda: "DISABLED" in str(app.screen.query_one("#answer").render()),
+                "the explanation",
+            )
+            await pilot.press("escape")
+            await pilot.press("4")
+            await until(
+                pilot,
+                lambda: any(
+                    e.get("type") == "audit" and e.get("who") == USER for e in app.state.events
+                ),
+                "the audit of the disable in the event log",
+            )
+            await until(pilot, lambda: len(rows(app, "#events")) > 3, "rows in the log")

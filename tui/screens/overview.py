@@ -1,0 +1,271 @@
+"""The campus at a glance: campus totals on top, every room below, the rooms that need staff
+first (alarms, offline devices, stale sensors, stuffy air), coloured by comfort band."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Input, Static
+
+from tui.bands import STYLE, Band, band, offline, stale_points, urgency
+from tui.messages import OpenRoom
+from tui.screens.base import SiteScreen, footer
+from tui.state import RoomSpec, RoomState
+from tui.text import age_text, value_text
+from tui.topics import Kind
+from tui.widgets.statusbar import StatusBar
+
+COLUMNS = [
+    ("Room", 15),
+    ("Kind", 9),
+    ("Occ", 3),
+    ("CO2", 5),
+    ("Lux", 5),
+    ("°C", 4),
+    ("Light", 5),
+    ("Vent", 4),
+    ("Status", 16),
+]
+SORTS = ("worst first", "campus order")
+DRAWN = frozenset({Kind.CAMPUS, Kind.ROOM, Kind.ALARMS, Kind.CONTROLLER})
+
+
+class OverviewScreen(SiteScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", priority=True, id="rooms.open"),
+        Binding("slash", "search", "Search", key_display="/", id="rooms.search"),
+        Binding("b", "building", "Bldg", id="rooms.building"),
+        Binding("k", "kind", "Kind", id="rooms.kind"),
+        Binding("s", "sort", "Sort", id="rooms.sort"),
+        Binding("escape", "clear", "Clear", show=False, id="rooms.clear"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.search = ""
+        self.building: str | None = None
+        self.kind: str | None = None
+        self.sort = SORTS[0]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar("rooms")
+        yield Static(id="meters")
+        yield Static(id="filters")
+        yield Input(placeholder="search rooms (id or name), enter to keep", id="search")
+        table: DataTable[Text] = DataTable(id="rooms", cursor_type="row", zebra_stripes=True)
+        for label, width in COLUMNS:
+            table.add_column(label, width=width, key=label)
+        yield table
+        yield footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one("#rooms", DataTable).focus()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def redraw(self, kinds: frozenset[Kind]) -> None:
+        if kinds & DRAWN:
+            self._meters()
+            self._rows()
+        self._filters()
+
+    def visible_rooms(self) -> list[RoomSpec]:
+        state = self.state
+        needle = self.search.lower()
+        rooms = [
+            room
+            for room in state.rooms.values()
+            if (self.building is None or room.building == self.building)
+            and (self.kind is None or room.kind == self.kind)
+            and (not needle or needle in room.id.lower() or needle in room.name.lower())
+        ]
+        if self.sort == SORTS[0]:
+            rooms.sort(key=lambda r: urgency(r, state.room_states.get(r.id), state.alarms_in(r.id)))
+        return rooms
+
+    def _rows(self) -> None:
+        table = self.query_one("#rooms", DataTable)
+        current = self._current_room()
+        table.clear()
+        for room in self.visible_rooms():
+            table.add_row(*self._cells(room), key=room.id)
+        if current is not None and current in table.rows:
+            table.move_cursor(row=table.get_row_index(current), animate=False)
+
+    def _cells(self, room: RoomSpec) -> list[Text]:
+        state = self.state.room_states.get(room.id)
+        points = state.points if state is not None else {}
+        occupancy = points.get("occupancy")
+        occupied = occupancy.value if occupancy is not None else None
+        occupied = occupied if isinstance(occupied, bool) else None
+        cells = [Text(room.id), Text(room.kind, style="dim")]
+        for name in ("occupancy", "co2", "illuminance", "temperature"):
+            cells.append(self._point(name, room, state, occupied))
+        for name in ("lights", "ventilation"):
+            cells.append(self._actuator(name, room, state))
+        cells.append(self._status(room, state))
+        return cells
+
+    def _point(
+        self, name: str, room: RoomSpec, state: RoomState | None, occupied: bool | None
+    ) -> Text:
+        if name not in room.points:
+            return Text("")
+        point = state.points.get(name) if state is not None else None
+        if point is None or point.value is None:
+            return Text("?", style="dim")
+        text = value_text(point.value, kind=name)
+        if point.quality != "good":
+            return Text(text, style="dim strike" if point.quality == "stale" else "dim")
+        return Text(text, style=STYLE[band(name, point.value, occupied)])
+
+    def _actuator(self, name: str, room: RoomSpec, state: RoomState | None) -> Text:
+        if name not in room.actuators:
+            return Text("")
+        actuator = state.actuators.get(name) if state is not None else None
+        if actuator is None:
+            return Text("?", style="dim")
+        shown = actuator.reported if actuator.reported is not None else actuator.value
+        text = value_text(shown)
+        if not actuator.online:
+            return Text(text, style="dim")
+        winner = actuator.winner
+        held = winner is not None and winner.source.startswith("override:")
+        return Text(text + ("*" if held else ""), style="bold" if held else "")
+
+    def _status(self, room: RoomSpec, state: RoomState | None) -> Text:
+        alarms = self.state.alarms_in(room.id)
+        if alarms:
+            open_ = sum(1 for a in alarms if a.acknowledged_by is None)
+            word = "ALARM" if open_ else "alarm ack'd"
+            return Text(f"{word} ×{len(alarms)}", style="bold red" if open_ else "red")
+        gone = offline(state)
+        if gone:
+            return Text(f"offline {','.join(gone)}", style="bold magenta")
+        stale = stale_points(state)
+        if stale:
+            return Text(f"stale {self._stale_age(room, state, stale[0])}", style="magenta")
+        return Text("ok", style="green") if state is not None else Text("no data", style="dim")
+
+    def _stale_age(self, room: RoomSpec, state: RoomState | None, name: str) -> str:
+        now = self.state.now()
+        point = state.points.get(name) if state is not None else None
+        if point is None or point.ts is None or now is None:
+            return f"{name} never"
+        return f"{name} {age_text(now - point.ts)}"
+
+    def _meters(self) -> None:
+        state = self.state
+        rooms = state.room_states
+        occupied = sum(
+            1 for s in rooms.values() if (p := s.points.get("occupancy")) and p.value is True
+        )
+        stuffy = sum(
+            1
+            for s in rooms.values()
+            if (p := s.points.get("co2")) and band("co2", p.value) >= Band.POOR
+        )
+        lights = sum(
+            1
+            for s in rooms.values()
+            if (a := s.actuators.get("lights")) and (a.reported or a.value) is True
+        )
+        unacked = sum(1 for a in state.alarms if a.acknowledged_by is None)
+        stale = sum(1 for s in rooms.values() if stale_points(s))
+        gone = sum(1 for s in rooms.values() if offline(s))
+        line = Text()
+        line.append(f"rooms {len(state.rooms)}  ")
+        line.append(f"occupied {occupied}  ")
+        line.append(f"CO2>1000 {stuffy}  ", style="bold red" if stuffy else "")
+        line.append(f"lights on {lights}  ")
+        line.append(f"alarms {len(state.alarms)}", style="bold red" if unacked else "")
+        line.append(f" ({unacked} new)  " if unacked else "  ")
+        line.append(f"stale {stale}  ", style="magenta" if stale else "")
+        line.append(f"offline {gone}", style="bold magenta" if gone else "")
+        self.query_one("#meters", Static).update(line)
+
+    def _filters(self) -> None:
+        parts = [f"sort: {self.sort}"]
+        if self.building is not None:
+            parts.append(f"building: {self.building}")
+        if self.kind is not None:
+            parts.append(f"kind: {self.kind}")
+        if self.search:
+            parts.append(f"search: {self.search!r}")
+        self.query_one("#filters", Static).update(Text(" · ".join(parts), style="dim"))
+
+    def _current_room(self) -> str | None:
+        table = self.query_one("#rooms", DataTable)
+        if not table.row_count:
+            return None
+        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return key.value
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        if self.query_one("#search", Input).has_focus:
+            self._search_done()
+            return
+        room = self._current_room()
+        if room is not None:
+            self.post_message(OpenRoom(room))
+
+    @on(DataTable.RowSelected, "#rooms")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.post_message(OpenRoom(event.row_key.value))
+
+    def action_search(self) -> None:
+        field = self.query_one("#search", Input)
+        field.display = True
+        field.value = self.search
+        field.focus()
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self.redraw(DRAWN)
+
+    @on(Input.Submitted, "#search")
+    def _search_done(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one("#rooms", DataTable).focus()
+
+    def action_clear(self) -> None:
+        field = self.query_one("#search", Input)
+        field.value = ""
+        field.display = False
+        self.search = ""
+        self.building = None
+        self.kind = None
+        self.query_one("#rooms", DataTable).focus()
+        self.redraw(DRAWN)
+
+    def action_building(self) -> None:
+        self.building = _next(self.building, list(self.state.buildings))
+        self.redraw(DRAWN)
+
+    def action_kind(self) -> None:
+        kinds = list(dict.fromkeys(r.kind for r in self.state.rooms.values()))
+        self.kind = _next(self.kind, kinds)
+        self.redraw(DRAWN)
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.redraw(DRAWN)
+
+
+def _next(current: str | None, choices: list[str]) -> str | None:
+    """Cycle through None (all), then each choice."""
+    if not choices:
+        return None
+    if current is None or current not in choices:
+        return choices[0]
+    index = choices.index(current) + 1
+    return choices[index] if index < len(choices) else None

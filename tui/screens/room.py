@@ -1,0 +1,275 @@
+"""One room: live values with their last hour, who holds each actuator and why, and the state
+of every rule instance in the room. Overrides, releases and explain start here."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from tui.bands import STYLE, band
+from tui.screens.base import SiteScreen, footer
+from tui.screens.confirm import ConfirmDialog
+from tui.screens.explain import ExplainScreen
+from tui.screens.override import OverrideDialog, OverrideRequest
+from tui.state import RoomSpec, RoomState
+from tui.text import age_text, clock_text, source_text, value_text
+from tui.topics import Kind
+from tui.widgets.spark import sparkline
+from tui.widgets.statusbar import StatusBar
+
+SPARK_WIDTH = 30
+MINUTE = 60.0
+
+
+class RoomScreen(SiteScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="room.back"),
+        Binding("o", "override", "Override", id="room.override"),
+        Binding("x", "release", "Release", id="room.release"),
+        Binding("w", "explain", "Why?", id="room.explain"),
+        Binding("tab", "app.focus_next", "Next table", show=False),
+    ]
+
+    def __init__(self, room_id: str) -> None:
+        super().__init__()
+        self.room_id = room_id
+        self.history: dict[str, list[float | None]] = {}
+        self.history_end: float | None = None
+        """The controller time of the last history minute."""
+
+    @property
+    def spec(self) -> RoomSpec:
+        return self.state.rooms[self.room_id]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar("rooms")
+        yield Static(id="title")
+        points: DataTable[Text] = DataTable(id="points", cursor_type="row")
+        for label, width in (("Point", 11), ("Value", 9), ("Seen", 6), ("Last hour", SPARK_WIDTH)):
+            points.add_column(label, width=width, key=label)
+        yield points
+        actuators: DataTable[Text] = DataTable(id="actuators", cursor_type="row")
+        for label, width in (("Actuator", 11), ("Value", 6), ("Device", 6), ("Held by", 34)):
+            actuators.add_column(label, width=width, key=label)
+        yield actuators
+        yield Static(id="reason")
+        rules: DataTable[Text] = DataTable(id="instances", cursor_type="row")
+        for label, width in (("Rule", 32), ("State", 9), ("Since", 5), ("Cause", 20)):
+            rules.add_column(label, width=width, key=label)
+        yield rules
+        yield footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#actuators", DataTable).focus()
+        self.load_history()
+
+    @work(exclusive=True, group="history")
+    async def load_history(self) -> None:
+        data = await self.campus_app.request("history", {"room": self.room_id}, changes=False)
+        if not isinstance(data, dict):
+            return
+        points = data.get("points")
+        if isinstance(points, dict):
+            self.history = {
+                str(name): [v if isinstance(v, int | float) else None for v in values]
+                for name, values in points.items()
+                if isinstance(values, list)
+            }
+            end = data.get("end")
+            self.history_end = float(end) if isinstance(end, int | float) else None
+            self.redraw(frozenset({Kind.ROOM}))
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def redraw(self, kinds: frozenset[Kind]) -> None:
+        if self.room_id not in self.state.rooms:
+            return
+        state = self.state.room_states.get(self.room_id)
+        if state is not None:
+            self._record(state)
+        self._title()
+        self._points(state)
+        self._actuators(state)
+        self._instances(state)
+        self._reason(state)
+
+    def _record(self, state: RoomState) -> None:
+        """Carry the sparklines on with live values, one slot per controller minute."""
+        if self.history_end is None:
+            return
+        minutes = int(state.ts // MINUTE) - int(self.history_end // MINUTE)
+        if minutes > 0:
+            for values in self.history.values():
+                values.extend([None] * minutes)
+                del values[: len(values) - SPARK_WIDTH * 2]
+            self.history_end = state.ts
+        for name, point in state.points.items():
+            series = self.history.setdefault(name, [None])
+            if point.value is not None and point.quality == "good":
+                series[-1] = float(point.value)
+
+    def _title(self) -> None:
+        spec = self.spec
+        alarms = self.state.alarms_in(self.room_id)
+        line = Text()
+        line.append(f"{spec.name}", style="bold")
+        line.append(f"  {spec.id} · {spec.kind}")
+        if spec.capacity:
+            line.append(f" · {spec.capacity} seats")
+        for alarm in alarms:
+            style = "bold red" if alarm.acknowledged_by is None else "red"
+            line.append(f"\n⚠ {alarm.severity}: {alarm.message}", style=style)
+        self.query_one("#title", Static).update(line)
+
+    def _points(self, state: RoomState | None) -> None:
+        table = self.query_one("#points", DataTable)
+        now = self.state.now()
+        occupancy = state.points.get("occupancy") if state is not None else None
+        occupied = occupancy.value if occupancy is not None else None
+        rows = []
+        for name in self.spec.points:
+            point = state.points.get(name) if state is not None else None
+            if point is None or point.value is None:
+                value = Text("?", style="dim")
+            else:
+                style = STYLE[band(name, point.value, occupied is True)]
+                value = Text(value_text(point.value, point.unit, kind=name), style=style)
+            seen = Text("-", style="dim")
+            if point is not None and point.quality in ("stale", "unavailable"):
+                age = age_text(now - point.ts) if now is not None and point.ts else "?"
+                word = "offline" if point.quality == "unavailable" else age
+                seen = Text(word, style="bold magenta")
+            elif point is not None and point.ts is not None and now is not None:
+                seen = Text("now" if now - point.ts < MINUTE else age_text(now - point.ts))
+            spark = sparkline(self.history.get(name, []), SPARK_WIDTH)
+            rows.append((name, [Text(name), value, seen, Text(spark, style="cyan")]))
+        _fill(table, rows)
+
+    def _actuators(self, state: RoomState | None) -> None:
+        table = self.query_one("#actuators", DataTable)
+        info = self.state.controller
+        tz = info.timezone if info is not None else "UTC"
+        rows = []
+        for name, spec in self.spec.actuators.items():
+            actuator = state.actuators.get(name) if state is not None else None
+            if actuator is None:
+                rows.append((name, [Text(name), Text("?"), Text(""), Text("")]))
+                continue
+            device = (
+                Text("offline", style="bold magenta")
+                if not actuator.online
+                else Text(value_text(actuator.reported, spec.unit))
+            )
+            winner = actuator.winner
+            held = Text("")
+            if winner is not None:
+                style = "bold yellow" if winner.source.startswith("override:") else ""
+                held = Text(f"{source_text(winner.source)} [{winner.level}]", style=style)
+                if winner.until is not None:
+                    held.append(f" until {clock_text(winner.until, tz)}", style=style)
+            value = Text(value_text(actuator.value, spec.unit), style="bold")
+            rows.append((name, [Text(name), value, device, held]))
+        _fill(table, rows)
+
+    def _instances(self, state: RoomState | None) -> None:
+        table = self.query_one("#instances", DataTable)
+        info = self.state.controller
+        tz = info.timezone if info is not None else "UTC"
+        rows = []
+        for instance in state.rules if state is not None else ():
+            style = {"active": "bold green", "pending": "yellow", "releasing": "yellow"}.get(
+                instance.state, "dim"
+            )
+            rows.append(
+                (
+                    instance.rule,
+                    [
+                        Text(instance.rule),
+                        Text(instance.state, style=style),
+                        Text(clock_text(instance.since, tz)),
+                        Text(instance.cause),
+                    ],
+                )
+            )
+        _fill(table, rows)
+
+    def _reason(self, state: RoomState | None) -> None:
+        """The highlighted actuator's reason in full: the table cell is too narrow for it."""
+        name = self.selected_actuator()
+        actuator = state.actuators.get(name) if state is not None and name else None
+        winner = actuator.winner if actuator is not None else None
+        text = Text(f"why: {winner.reason}", style="italic") if winner is not None else Text("")
+        self.query_one("#reason", Static).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "actuators":
+            self._reason(self.state.room_states.get(self.room_id))
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def selected_actuator(self) -> str | None:
+        return _selected(self.query_one("#actuators", DataTable))
+
+    def action_override(self) -> None:
+        name = self.selected_actuator()
+        if name is None:
+            return
+        spec = self.spec.actuators[name]
+        state = self.state.room_states.get(self.room_id)
+        current = state.actuators.get(name) if state is not None else None
+        dialog = OverrideDialog(f"{self.room_id}.{name}", spec, current.value if current else None)
+        self.app.push_screen(dialog, self._override)
+
+    def _override(self, choice: OverrideRequest | None) -> None:
+        if choice is not None:
+            self.send("override", choice.body(), f"{choice.actuator} overridden")
+
+    def action_release(self) -> None:
+        name = self.selected_actuator()
+        if name is None:
+            return
+        actuator = f"{self.room_id}.{name}"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.send("release", {"actuator": actuator}, f"{actuator} released")
+
+        self.app.push_screen(ConfirmDialog(f"Release the override of {actuator}?"), answer)
+
+    def action_explain(self) -> None:
+        focused = self.focused
+        if isinstance(focused, DataTable) and focused.id == "instances":
+            rule = _selected(focused)
+            target = f"{rule}@{self.room_id}" if rule else None
+        else:
+            name = self.selected_actuator()
+            target = f"{self.room_id}.{name}" if name else None
+        if target is not None:
+            self.app.push_screen(ExplainScreen(target))
+
+    @work(group="requests")
+    async def send(self, name: str, body: dict[str, Any], done: str) -> None:
+        if await self.campus_app.request(name, body) is not None:
+            self.notify(done)
+
+
+def _selected(table: DataTable[Any]) -> str | None:
+    if not table.row_count:
+        return None
+    key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+    return key.value
+
+
+def _fill(table: DataTable[Text], rows: list[tuple[str, list[Text]]]) -> None:
+    """Replace the rows, keeping the cursor on the same key."""
+    current = _selected(table)
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if current is not None and current in table.rows:
+        table.move_cursor(row=table.get_row_index(current), animate=False)
