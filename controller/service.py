@@ -24,6 +24,7 @@ from controller.history import (
     history_options,
 )
 from controller.reload import RuleWatcher
+from controller.resync import Resync
 from controller.runtime import Controller
 from controller.state import StateKeeper, StateStore, default_path
 from drivers.base import Driver
@@ -155,6 +156,7 @@ def build_controller(
     extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff)))
     if options.heartbeat > 0:
         extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat)))
+    extensions.append(Resync())
     warn_exposed(secret_files(campus, mqtt.endpoint(), options.history.token_file))
     saved = None
     if options.state is not None:

@@ -303,7 +303,8 @@ class _Compiler:
             b = rf(env)
             if b is UNKNOWN:
                 return UNKNOWN
-            return op(a, b)  # type: ignore[arg-type]
+            result = op(a, b)  # type: ignore[arg-type]
+            return result if result is UNKNOWN or math.isfinite(result) else UNKNOWN  # type: ignore[arg-type]
 
         const = left.const and right.const
         return self.fold(Node(fn, Type.NUMBER, const, self.source(node)))

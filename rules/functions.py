@@ -181,8 +181,11 @@ class CallBuilder:
         scale = 10.0**digits
         f = value.fn
 
-        def half_away(x: float) -> float:
-            return math.copysign(math.floor(abs(x) * scale + 0.5) / scale, x)
+        def half_away(x: float) -> Val:
+            scaled = abs(x) * scale + 0.5
+            if not math.isfinite(scaled):
+                return UNKNOWN  # too large to round to these digits
+            return math.copysign(math.floor(scaled) / scale, x)
 
         fn: Fn = lambda env: _unary(f(env), half_away)  # noqa: E731
         return self.c.fold(Node(fn, Type.NUMBER, value.const, self.c.source(node)))
@@ -248,7 +251,7 @@ def _age_crossing(key: str, limit: Fn) -> Probe:
     return probe
 
 
-def _unary(value: Val, op: Callable[[float], float]) -> Val:
+def _unary(value: Val, op: Callable[[float], Val]) -> Val:
     if value is UNKNOWN or isinstance(value, bool | str):
         return UNKNOWN if value is UNKNOWN else value
     return op(value)

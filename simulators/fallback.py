@@ -62,6 +62,8 @@ class Watchdog:
         self.fallen_back = False
         self.fallbacks = 0
         """How often the devices fell back (for tests and the summary)."""
+        self.fell_back_at: float | None = None
+        """When they last did (device clock)."""
 
     @property
     def deadline(self) -> float:
@@ -85,6 +87,7 @@ class Watchdog:
             return False
         self.fallen_back = True
         self.fallbacks += 1
+        self.fell_back_at = now
         log.warning(
             "no controller heartbeat for %.0f s (%d missed): devices fall back to %s",
             now - self.last,

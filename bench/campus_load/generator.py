@@ -255,7 +255,8 @@ class Generator:
         finished = time.monotonic()
         self.sent_total += sent
         note = ""
-        deadline = finished + GRACE
+        # A ceiling more than a second behind fails, as a command over a second late does.
+        deadline = finished + (1.0 if self.counts_only else GRACE)
         while time.monotonic() < deadline:
             time.sleep(0.02)
             absorb()

@@ -60,6 +60,8 @@ INTERVAL = 30.0
 """Heartbeat every 30 simulated seconds (half a wall second)."""
 MISSED = 3
 STEP = 5.0
+LAG = 60.0
+"""Simulated seconds (one wall second) a loaded machine may add to the simulator's step loop."""
 
 
 def test_devices_fall_back_after_missed_heartbeats_and_recover(
@@ -79,9 +81,7 @@ async def _scenario(broker: Broker, folder: Path) -> None:
     simulator = SimulatorRunner(
         world, clock, parse_broker_url(broker.url), step=STEP, fallback=fallback
     )
-    controller = ControllerProcess(
-        folder, broker.url, clock, extra=["--heartbeat", str(INTERVAL)]
-    )
+    controller = ControllerProcess(folder, broker.url, clock, extra=["--heartbeat", str(INTERVAL)])
     rooms = [room.id for room in campus.rooms]
 
     def running(lights: float, ventilation: float) -> bool:
@@ -94,15 +94,17 @@ async def _scenario(broker: Broker, folder: Path) -> None:
     try:
         await asyncio.wait_for(simulator.connected.wait(), 10)
         controller.start()
-        await wait_for(lambda: running(1.0, 0.8), "the rules to light and air every room", 30)
-        assert simulator.watchdog is not None
-        assert simulator.watchdog.fallbacks == 0
+        watchdog = simulator.watchdog
+        assert watchdog is not None
+        await wait_for(
+            lambda: running(1.0, 0.8) and not watchdog.fallen_back,
+            "the rules to light and air every room, with live heartbeats",
+            30,
+        )
+        before = watchdog.fallbacks  # 1 when the controller took longer to start than 3 beats
 
         controller.kill()
         killed_at = clock.now()
-        last_heartbeat = simulator.watchdog.last
-        assert killed_at - last_heartbeat <= INTERVAL + STEP
-        earliest = last_heartbeat + (MISSED - 1) * INTERVAL
         samples: list[tuple[float, bool]] = []
 
         def fell_back() -> bool:
@@ -110,19 +112,22 @@ async def _scenario(broker: Broker, folder: Path) -> None:
             return samples[-1][1]
 
         await wait_for(fell_back, "the devices to fall back", 20)
-        fell_at = next(t for t, safe in samples if safe)
-        assert simulator.watchdog.fallbacks == 1
-        assert fell_at > earliest, "the devices fell back before missing the heartbeats"
-        deadline = last_heartbeat + MISSED * INTERVAL + STEP
-        assert fell_at <= deadline + 2.0 * SPEED * 0.02 + STEP, (
+        assert watchdog.fallbacks == before + 1
+        last_heartbeat = watchdog.last
+        assert killed_at - INTERVAL - LAG <= last_heartbeat <= killed_at + LAG
+        earliest = last_heartbeat + (MISSED - 1) * INTERVAL
+        fell_at = watchdog.fell_back_at
+        assert fell_at is not None
+        assert fell_at > last_heartbeat + MISSED * INTERVAL, "fell back before missing them all"
+        assert fell_at <= last_heartbeat + MISSED * INTERVAL + STEP + LAG, (
             f"fell back {fell_at - last_heartbeat:.0f} s after the last heartbeat"
         )
         assert not any(safe for t, safe in samples if t <= earliest)
 
         controller.start()
         await wait_for(lambda: running(1.0, 0.8), "the restarted controller to take over", 30)
-        await wait_for(lambda: not simulator.watchdog.fallen_back, "a live heartbeat again")
-        assert simulator.watchdog.fallbacks == 1
+        await wait_for(lambda: not watchdog.fallen_back, "a live heartbeat again")
+        assert watchdog.fallbacks == before + 1
     finally:
         controller.stop()
         simulator.stop()

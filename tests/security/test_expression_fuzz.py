@@ -452,11 +452,6 @@ def test_the_audit_hook_sees_an_escape() -> None:
     assert "exec" in seen or "compile" in seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/functions.py round() calls math.floor on inf/nan: OverflowError/ValueError "
-    "instead of an ExpressionError at load or UNKNOWN at run time (reported, not an escape)",
-)
 @pytest.mark.parametrize(
     "text", ["round(1e308 * 10)", "round(co2 * 1e308 * 10)", "round(1e308*10 - 1e308*10)"]
 )

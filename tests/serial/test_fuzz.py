@@ -136,6 +136,11 @@ def always(data: bytes, index: int) -> bool:
     return True
 
 
+def sds011_caught(data: bytes, index: int) -> bool:
+    """Byte 1 tells a data frame (C0) from a command reply (C5): C0 -> C5 is another good frame."""
+    return index != 1
+
+
 def modbus_caught(data: bytes, index: int) -> bool:
     """A changed byte count can, rarely, frame a shorter reply whose CRC happens to match."""
     return index != 2 or data[1] == modbus.WRITE_SINGLE or bool(data[1] & modbus.EXCEPTION)
@@ -151,7 +156,9 @@ CASES = [
         mhz19b.decode_request,
         always,
     ),
-    Case("sds011-frames", sds011.FrameFramer, sds011_frame, b"\xaa", sds011.decode, always),
+    Case(
+        "sds011-frames", sds011.FrameFramer, sds011_frame, b"\xaa", sds011.decode, sds011_caught
+    ),
     Case(
         "sds011-commands",
         sds011.CommandFramer,
