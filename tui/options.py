@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from campus.broker import BrokerAddress, parse_broker_url
+from campus.secrets import SecretError, broker_credentials
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 
@@ -56,8 +57,12 @@ def login_name() -> str:
 def options_from(
     args: argparse.Namespace, discovered: str | None = None, site: str | None = None
 ) -> TuiOptions:
-    """Raises ValueError for a broker URL that cannot be used."""
+    """Raises ValueError for a broker URL that cannot be used, or a password file that cannot
+    be read (checked here, before the screen is taken, so the error is a plain message)."""
     url = args.broker or discovered or DEFAULT_BROKER
-    broker = parse_broker_url(url)
+    try:
+        broker = broker_credentials(parse_broker_url(url))
+    except SecretError as exc:
+        raise ValueError(str(exc)) from exc
     user = args.user or broker.username or login_name()
     return TuiOptions(broker=broker, site=args.site or site, user=user)

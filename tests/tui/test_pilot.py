@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import ScreenStackError
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
@@ -43,6 +44,14 @@ async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -
         await pilot.pause(0.05)
 
 
+def showing(app: CampusApp, screen: type) -> bool:
+    """Whether `screen` is on top; False while a mode switch has the stack empty for a moment."""
+    try:
+        return isinstance(app.screen, screen)
+    except ScreenStackError:
+        return False
+
+
 def rows(app: CampusApp, table_id: str) -> list[str]:
     table = app.screen.query_one(table_id, DataTable)
     return [str(key.value) for key in table.rows]
@@ -57,9 +66,10 @@ async def open_room(pilot: Pilot[Any], app: CampusApp, room: str) -> RoomScreen:
     await pilot.press("slash", *room, "enter")
     await until(pilot, lambda: rows(app, "#rooms") == [room], f"the search to find {room}")
     await pilot.press("enter")
-    await until(pilot, lambda: isinstance(app.screen, RoomScreen), f"{room}'s view")
-    assert isinstance(app.screen, RoomScreen)
-    return app.screen
+    await until(pilot, lambda: showing(app, RoomScreen), f"{room}'s view")
+    screen = app.screen
+    assert isinstance(screen, RoomScreen)
+    return screen
 
 
 @run_async
@@ -68,7 +78,7 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
         app = tui_for(campus)
         async with app.run_test(size=(80, 24)) as pilot:
             await loaded(pilot, app)
-            assert isinstance(app.screen, OverviewScreen)
+            await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
             await until(pilot, lambda: {a.room for a in app.state.alarms}, "the test alarms")
             alarmed = {a.room for a in app.state.alarms}
             order = rows(app, "#rooms")
@@ -83,14 +93,14 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
             assert rows(app, "#rooms") == [r.id for r in campus.campus.rooms]
 
             await pilot.press("2")
-            assert isinstance(app.screen, AlarmsScreen)
+            await until(pilot, lambda: showing(app, AlarmsScreen), "the AlarmsScreen")
             await pilot.press("3")
-            assert isinstance(app.screen, RulesScreen)
+            await until(pilot, lambda: showing(app, RulesScreen), "the RulesScreen")
             assert "co2-watch" in rows(app, "#rules")
             await pilot.press("4")
-            assert isinstance(app.screen, EventsScreen)
+            await until(pilot, lambda: showing(app, EventsScreen), "the EventsScreen")
             await pilot.press("1")
-            assert isinstance(app.screen, OverviewScreen)
+            await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
 
             room = await open_room(pilot, app, "science.lab1")
             assert room.room_id == "science.lab1"
@@ -98,12 +108,12 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
             assert "occupancy" in rows(app, "#points")
             await until(pilot, lambda: room.history.get("co2"), "the last hour of CO2")
             await pilot.press("escape")
-            assert isinstance(app.screen, OverviewScreen)
+            await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
 
             await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen)
+            await until(pilot, lambda: showing(app, HelpScreen), "the HelpScreen")
             await pilot.press("escape")
-            assert isinstance(app.screen, OverviewScreen)
+            await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
 
 
 @run_async
@@ -176,10 +186,10 @@ async def test_acknowledge_an_alarm_and_jump_to_its_room(broker: Broker, tmp_pat
             assert alarm.acknowledged_by == USER
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RoomScreen), "the alarm's room")
-            assert isinstance(app.screen, RoomScreen)
+            await until(pilot, lambda: showing(app, RoomScreen), "the RoomScreen")
             assert first.endswith("@" + app.screen.room_id)
             await pilot.press("escape")
-            assert isinstance(app.screen, AlarmsScreen)
+            await until(pilot, lambda: showing(app, AlarmsScreen), "the AlarmsScreen")
 
 
 @run_async
