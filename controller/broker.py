@@ -7,6 +7,7 @@ under load (queue limits raised, TCP_NODELAY).
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import shutil
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from campus.problems import CampusError
+from controller.children import die_with_parent
 
 log = logging.getLogger("campusctl.broker")
 
@@ -50,6 +52,7 @@ def mosquitto_binary() -> str | None:
 
 
 MOSQUITTO_CONF = """\
+user {user}
 listener {port} 127.0.0.1
 allow_anonymous true
 persistence false
@@ -72,12 +75,18 @@ def running_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port))
+    # Run as whoever runs us: as root it would drop to `mosquitto`, which cannot write our
+    # folders and loses the parent-death signal.
+    conf.write_text(MOSQUITTO_CONF.format(port=port, user=getpass.getuser()))
     logfile = workdir / "mosquitto.log"
     with logfile.open("ab") as out:
         # Its own session: Ctrl-C reaches only campusctl, which stops the broker last.
         proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [binary, "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 (one prctl call, no locks)
         )
     try:
         _wait_for_port(port, lambda: proc.poll() is not None, logfile)

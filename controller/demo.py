@@ -28,6 +28,7 @@ from campus.clock import ScaledClock
 from campus.model import Campus
 from campus.problems import CampusError
 from controller.broker import Broker, mosquitto_binary, running_amqtt, running_mosquitto
+from controller.children import die_with_parent
 from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from controller.summary import summary_table
@@ -193,6 +194,7 @@ async def _start_simulator(
         return await asyncio.create_subprocess_exec(
             *args, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
 
 
