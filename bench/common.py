@@ -41,13 +41,16 @@ def write_json(path: str | Path | None, figures: dict[str, Any]) -> None:
 
 
 class Progress:
-    """A one-line progress bar on stderr (only redrawn when the shown text changes)."""
+    """A one-line progress bar on stderr, redrawn in place on a terminal; elsewhere (a log, CI)
+    a plain line every tenth of the way."""
 
     def __init__(self, total: float, label: str = "", stream: TextIO | None = None) -> None:
         self.total = max(total, 1e-9)
         self.label = label
         self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
         self._shown = ""
+        self._tenth = -1
         self._began = time.monotonic()
 
     def update(self, done: float, note: str = "") -> None:
@@ -55,16 +58,20 @@ class Progress:
         width = 30
         filled = round(width * fraction)
         elapsed = time.monotonic() - self._began
-        text = (
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:3.0f}% "
-            f"{elapsed:5.0f} s {note}"
-        )
-        if text != self._shown:
-            self._shown = text
-            self.stream.write(text.ljust(100)[:140])
+        bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+        text = f"{self.label} {bar} {fraction * 100:3.0f}% {elapsed:5.0f} s {note}"
+        if self.live:
+            if text != self._shown:
+                self._shown = text
+                self.stream.write("\r" + text.ljust(100)[:140])
+                self.stream.flush()
+        elif int(fraction * 10) > self._tenth:
+            self._tenth = int(fraction * 10)
+            self.stream.write(text.rstrip() + "\n")
             self.stream.flush()
 
     def done(self) -> None:
         self.update(self.total)
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.live:
+            self.stream.write("\n")
+            self.stream.flush()

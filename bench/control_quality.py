@@ -357,7 +357,7 @@ def plot(results: dict[str, Result], path: Path, title: str) -> None:
             f"{r.name}\n{r.lighting_kwh:.0f} kWh light + {r.fan_kwh:.0f} kWh fans",
             (energy, min(r.co2_ok_pct, r.lux_ok_pct)),
             textcoords="offset points",
-            xytext=(8, -24),
+            xytext=(8, 6),
             fontsize=8,
         )
     left.scatter([], [], marker="o", color="black", label="CO2 <= 1000 ppm")

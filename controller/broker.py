@@ -66,6 +66,15 @@ set_tcp_nodelay true
 """
 
 
+def mosquitto_conf(port: int) -> str:
+    """The configuration of a loopback Mosquitto on `port`.
+
+    It runs as whoever runs us: as root it would drop to `mosquitto`, which cannot write our
+    folders and loses the parent-death signal.
+    """
+    return MOSQUITTO_CONF.format(port=port, user=getpass.getuser())
+
+
 @contextlib.contextmanager
 def running_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker]:
     """Run Mosquitto with a generated config on loopback until the block ends."""
@@ -75,9 +84,7 @@ def running_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
-    # Run as whoever runs us: as root it would drop to `mosquitto`, which cannot write our
-    # folders and loses the parent-death signal.
-    conf.write_text(MOSQUITTO_CONF.format(port=port, user=getpass.getuser()))
+    conf.write_text(mosquitto_conf(port))
     logfile = workdir / "mosquitto.log"
     with logfile.open("ab") as out:
         # Its own session: Ctrl-C reaches only campusctl, which stops the broker last.

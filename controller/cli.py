@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     _campus_args(run)
     add_service_arguments(run, "MQTT broker URL (default mqtt://127.0.0.1:1883)")
     _clock_args(run, default_speed=1.0)
+    run.add_argument(
+        "--shard",
+        default=None,
+        metavar="BUILDING[,BUILDING...]",
+        help="control only these buildings; other shards run the rest (docs/scaling.md)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="broker + simulated campus + controller + summary")
@@ -166,8 +172,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     campus = load_campus(args.config)
     ruleset = load_rules_or_fail(args.rules, campus)
     clock = make_clock(args, campus, time.time())
-    controller = build_controller(campus, ruleset, clock, service_options(args))
-    asyncio.run(until_signalled(controller.run(), on_hangup=lambda: reload_on_hangup(controller)))
+    options = service_options(args)
+    claim = None
+    if args.shard is not None:
+        from controller.shard import claim_shard
+
+        campus, ruleset, options, claim = claim_shard(args.shard, campus, ruleset, options)
+    controller = build_controller(campus, ruleset, clock, options)
+    try:
+        work = until_signalled(controller.run(), on_hangup=lambda: reload_on_hangup(controller))
+        asyncio.run(work)
+    finally:
+        if claim is not None:
+            claim.release()
     return 0
 
 

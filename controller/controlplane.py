@@ -41,6 +41,7 @@ from controller.controlplane_schema import (
 )
 from controller.events import Audit
 from controller.runtime import Controller
+from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
 from rules.events import AlarmChanged, Transition
 
@@ -69,6 +70,9 @@ class ControlPlaneSettings:
     """Who may send requests that change something (the ``user`` they name); empty: anyone
     the broker lets publish requests. Defence in depth behind the broker's ACL
     (docs/security.md)."""
+    shard: Shard | None = None
+    """A shard (controller.shard) publishes its owned rooms, the whole campus's description,
+    and its alarms on ``alarms/<shard>`` so shards never overwrite each other's list."""
 
     def __post_init__(self) -> None:
         for name in ("room_interval", "rules_interval", "heartbeat", "tick"):
@@ -121,7 +125,9 @@ class ControlPlane:
         self._controller = controller
         self._driver = driver
         self._topics = Topics(controller.campus.site.id)
-        self._rooms = {room.id: room for room in controller.campus.rooms}
+        shard = self.settings.shard
+        rooms = controller.campus.rooms if shard is None else shard.owned_rooms(controller.campus)
+        self._rooms = {room.id: room for room in rooms}
         self._room_topics = {rid: self._topics.room(room) for rid, room in self._rooms.items()}
         self._started_at = controller.clock.now()
         bus = controller.bus
@@ -211,6 +217,9 @@ class ControlPlane:
             self._driver.publish(self._topics.events, _dump(payload), qos=0)
 
     def _on_request(self, topic: str, payload: bytes) -> None:
+        shard = self.settings.shard
+        if shard is not None and not answers(shard, payload):
+            return
         name = self._topics.request_name(topic)
         response = answer(self, name, payload)
         try:
@@ -264,7 +273,9 @@ class ControlPlane:
         driver = self._driver
         assert driver is not None
         now = time.monotonic()
-        driver.publish(self._topics.campus, _dump(campus_payload(self.controller.campus)), 1, True)
+        shard = self.settings.shard
+        described = self.controller.campus if shard is None else shard.whole
+        driver.publish(self._topics.campus, _dump(campus_payload(described)), 1, True)
         self._publish_controller(now)
         self._publish_alarms()
         self._publish_rules(now)
@@ -293,7 +304,9 @@ class ControlPlane:
     def _publish_alarms(self) -> None:
         controller = self.controller
         alarms = [alarm_payload(a) for a in controller.alarms]
-        self._publish(self._topics.alarms, {"ts": controller.clock.now(), "alarms": alarms})
+        shard = self.settings.shard
+        topic = self._topics.alarms if shard is None else f"{self._topics.alarms}/{shard.name}"
+        self._publish(topic, {"ts": controller.clock.now(), "alarms": alarms})
         self._alarms_dirty = False
 
     def _publish_rules(self, now: float) -> None:

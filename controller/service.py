@@ -26,6 +26,7 @@ from controller.history import (
 from controller.reload import RuleWatcher
 from controller.resync import Resync
 from controller.runtime import Controller
+from controller.shard import Shard
 from controller.state import StateKeeper, StateStore, default_path
 from drivers.base import Driver
 from drivers.mqtt import MqttDriver, MqttSettings
@@ -53,6 +54,8 @@ class ServiceOptions:
     broker's ACL lets send requests (docs/security.md)."""
     heartbeat: float = 60.0
     """Clock seconds between two heartbeats on campusctl/<site>/heartbeat (0: none)."""
+    shard: Shard | None = None
+    """The buildings this process owns when the campus is split (controller.shard)."""
 
 
 def add_service_arguments(parser: argparse.ArgumentParser, broker_help: str) -> None:
@@ -153,14 +156,15 @@ def build_controller(
     historian = history_extension(campus, options.history, options.state)
     if historian is not None:
         extensions.append(historian)
-    extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff)))
+    extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff, shard=options.shard)))
     if options.heartbeat > 0:
         extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat)))
     extensions.append(Resync())
     warn_exposed(secret_files(campus, mqtt.endpoint(), options.history.token_file))
     saved = None
     if options.state is not None:
-        path = default_path(site) if options.state == "auto" else options.state
+        owner = site if options.shard is None else f"{site}-{options.shard.name}"
+        path = default_path(owner) if options.state == "auto" else options.state
         store = StateStore(path, site)
         saved = store.load()
         extensions.append(StateKeeper(store))

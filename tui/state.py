@@ -154,6 +154,9 @@ class SiteState:
     """Building id -> name."""
     room_states: dict[str, RoomState] = field(default_factory=dict)
     alarms: list[Alarm] = field(default_factory=list)
+    alarm_lists: dict[str, list[Alarm]] = field(default_factory=dict)
+    """Each retained alarm list by its topic's rest: ``""``, or a shard's name when several
+    controllers share the site (docs/scaling.md); `alarms` is all of them."""
     rules: list[RuleInfo] = field(default_factory=list)
     rule_problems: list[str] = field(default_factory=list)
     events: deque[Json] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
@@ -176,7 +179,8 @@ class SiteState:
         elif kind is Kind.ROOM:
             self.room_states[str(payload.get("room", ""))] = _room_state(payload)
         elif kind is Kind.ALARMS:
-            self.alarms = [_alarm(a) for a in _list(payload.get("alarms"))]
+            self.alarm_lists[parsed.rest] = [_alarm(a) for a in _list(payload.get("alarms"))]
+            self.alarms = [a for kept in self.alarm_lists.values() for a in kept]
         elif kind is Kind.RULES:
             self.rules = [_rule(r) for r in _list(payload.get("rules"))]
             self.rule_problems = [str(p) for p in _list(payload.get("problems"))]

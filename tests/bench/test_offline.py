@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from campus.types import Command
+from controller.cli import main
 from controller.offline import OfflineLoop
 from rules.loader import load_rules
 from simulators.scenario import load_scenario
@@ -50,3 +53,16 @@ def test_a_winter_day_lights_and_airs_the_occupied_classrooms() -> None:
         assert truth.lights == 0.0, room.id
         assert truth.ventilation == 0.0, room.id
     assert loop.bad_payloads == 0
+
+
+def test_simulate_without_a_broker_prints_what_the_campus_used(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    scenario = ROOT / "examples" / "scenarios" / "winter-day.yaml"
+    argv = ["--log-level", "warning", "simulate", "--scenario", str(scenario), "--no-broker"]
+    assert main([*argv, "--days", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-23 06:00 + 0.2 days" in out
+    assert "x real time" in out
+    assert "13 rooms" in out
+    assert main([*argv, "--days", "0"]) == 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from campus.clock import ScaledClock
-from controller.broker import MOSQUITTO_CONF, free_port, mosquitto_binary
+from controller.broker import free_port, mosquitto_binary, mosquitto_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ class KillableMosquitto:
         self.url = f"mqtt://127.0.0.1:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "mosquitto.conf").write_text(MOSQUITTO_CONF.format(port=self.port))
+        (workdir / "mosquitto.conf").write_text(mosquitto_conf(self.port))
 
     def start(self) -> None:
         binary = mosquitto_binary()

@@ -1,0 +1,299 @@
+"""Shards: several controller processes sharing one campus, each owning whole buildings.
+
+`campusctl run --shard main,science` controls only those buildings: the campus model is cut down
+once at start (`restrict`), so the engine, the drivers and the control plane see only the owned
+rooms, and nothing else changes in them. Ownership is by building because rules fan out over a
+room's own points and actuators: a building never needs two processes.
+
+Rules may read another building's points by full id (``science.r201.co2``). Those points stay
+in the shard's campus, in *reference rooms*: the other building's room with only the referenced
+points and no actuator, so the drivers subscribe to them and the engine knows their values, but
+no rule instance is made there and the control plane does not publish them (their owner does).
+
+No actuator may be owned twice: before it connects its drivers, a shard claims its buildings
+(`Claim`) on the broker with a retained ``campusctl/<site>/shard/<name>`` message on a small
+connection of its own whose last will clears that message, so a retained claim means a live shard.
+A claim overlapping another live shard's buildings is refused. docs/scaling.md is the operator's
+side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from campus.broker import BrokerAddress
+from campus.model import Building, Campus, Room
+from campus.problems import CampusError
+from rules.schema import RuleSet
+
+if TYPE_CHECKING:
+    from controller.service import ServiceOptions
+
+log = logging.getLogger("campusctl.shard")
+
+CLAIM_KEEPALIVE = 10
+"""Seconds: a killed shard's claim disappears about 1.5 times this after its death."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """The buildings one controller process owns, and the whole campus they belong to."""
+
+    name: str
+    """``main-science`` for ``--shard main,science``: in topics, client ids and file names."""
+    buildings: tuple[str, ...]
+    whole: Campus
+    """The full campus: the control plane describes all of it, so every shard's retained
+    campus message is the same and a TUI sees every room."""
+
+    def owns(self, room_id: str) -> bool:
+        return room_id.partition(".")[0] in self.buildings
+
+    def owned_rooms(self, campus: Campus) -> list[Room]:
+        """`campus`'s rooms in owned buildings (reference rooms left out)."""
+        return [room for room in campus.rooms if room.building in self.buildings]
+
+
+def parse_shard(text: str, campus: Campus) -> Shard:
+    """``main,science`` -> a Shard of `campus`; unknown or repeated buildings are errors."""
+    wanted = [part.strip() for part in text.split(",") if part.strip()]
+    known = [b.id for b in campus.buildings]
+    if not wanted:
+        raise CampusError(f"--shard needs building ids separated by commas; known: {known}")
+    for building in wanted:
+        if building not in known:
+            raise CampusError(
+                f"--shard: no building {building!r} in {campus.source or 'the campus'}; "
+                f"known: {', '.join(known)}"
+            )
+    if len(set(wanted)) != len(wanted):
+        raise CampusError(f"--shard names a building twice: {text!r}")
+    ordered = tuple(b for b in known if b in wanted)
+    return Shard("-".join(ordered), ordered, campus)
+
+
+def foreign_references(ruleset: RuleSet, shard: Shard) -> dict[str, set[str]]:
+    """Room id -> point names that `ruleset` reads by full id in buildings the shard does not
+    own (`ruleset` loaded against the whole campus, where every full id resolves)."""
+    points = shard.whole.points()
+    found: dict[str, set[str]] = {}
+    for rule in ruleset.rules:
+        for expression in rule.expressions():
+            for name in expression.names:
+                spec = points.get(name)
+                if spec is not None and not shard.owns(spec.room):
+                    found.setdefault(spec.room, set()).add(spec.name)
+    return found
+
+
+def restrict(shard: Shard, references: dict[str, set[str]]) -> Campus:
+    """The campus as the shard's controller sees it: owned buildings whole, plus reference
+    rooms (referenced points only, no actuators) of the others."""
+    buildings: list[Building] = []
+    for building in shard.whole.buildings:
+        if building.id in shard.buildings:
+            buildings.append(building)
+            continue
+        rooms = tuple(
+            dataclasses.replace(
+                room,
+                points={n: p for n, p in room.points.items() if n in references[room.id]},
+                actuators={},
+            )
+            for room in building.rooms
+            if room.id in references
+        )
+        if rooms:
+            buildings.append(dataclasses.replace(building, rooms=rooms))
+    return dataclasses.replace(shard.whole, buildings=tuple(buildings))
+
+
+def owned_rules(ruleset: RuleSet, shard: Shard) -> RuleSet:
+    """`ruleset` with instances in owned rooms only (never in a reference room)."""
+    rules = [
+        dataclasses.replace(rule, rooms=tuple(r for r in rule.rooms if shard.owns(r)))
+        for rule in ruleset.rules
+    ]
+    return dataclasses.replace(ruleset, rules=rules)
+
+
+class Claim:
+    """A shard's ownership on the broker: retained while the process lives (see module doc)."""
+
+    def __init__(self, address: BrokerAddress, shard: Shard, client_id: str) -> None:
+        self.shard = shard
+        self.client_id = client_id
+        site = shard.whole.site.id
+        self.filter = f"campusctl/{site}/shard/+"
+        self.topic = f"campusctl/{site}/shard/{shard.name}"
+        self._probe = f"campusctl/{site}/shard-probe/{shard.name}"
+        self._address = address
+        self._client: mqtt.Client | None = None
+        self._claims: dict[str, object] = {}
+        self._connected = threading.Event()
+        self._probed = threading.Event()
+        self._refusal = ""
+
+    def take(self, timeout: float = 10.0) -> None:
+        """Connect, read the live claims, refuse (CampusError) an overlap, else claim."""
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"{self.client_id}-claim-{secrets.token_hex(4)}"
+        )
+        if self._address.username is not None:
+            client.username_pw_set(self._address.username, self._address.password)
+        tls = self._address.ssl_context()
+        if tls is not None:
+            client.tls_set_context(tls)
+        client.will_set(self.topic, b"", qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        self._client = client
+        try:
+            client.connect(self._address.host, self._address.port, CLAIM_KEEPALIVE)
+        except OSError as exc:
+            raise CampusError(
+                f"shard {self.shard.name}: cannot reach {self._address}: {exc}"
+            ) from exc
+        client.loop_start()
+        if not self._connected.wait(timeout):
+            self.release()
+            raise CampusError(
+                f"shard {self.shard.name}: {self._address} did not accept the claim connection"
+                f"{': ' + self._refusal if self._refusal else ''}"
+            )
+        client.subscribe([(self.filter, 1), (self._probe, 1)])
+        client.publish(self._probe, b"", qos=1)
+        if not self._probed.wait(timeout):
+            self.release()
+            raise CampusError(f"shard {self.shard.name}: no answer from {self._address}")
+        overlaps = self._overlaps()
+        if overlaps:
+            self.release()
+            raise CampusError(
+                f"shard {self.shard.name}: refused to start: "
+                + "; ".join(overlaps)
+                + ". Each building must have one controller: stop that shard or choose other "
+                "buildings (docs/scaling.md)"
+            )
+        payload = {
+            "shard": self.shard.name,
+            "buildings": list(self.shard.buildings),
+            "client_id": self.client_id,
+            "since": time.time(),
+        }
+        sent = client.publish(self.topic, json.dumps(payload).encode(), qos=1, retain=True)
+        sent.wait_for_publish(timeout)
+        if not sent.is_published():
+            self.release()
+            raise CampusError(f"shard {self.shard.name}: {self._address} did not take the claim")
+        log.info("shard %s: claimed buildings %s", self.shard.name, ", ".join(self.shard.buildings))
+
+    def release(self) -> None:
+        """Clear the claim (a clean stop) and disconnect."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if self._connected.is_set():
+            client.publish(self.topic, b"", qos=1, retain=True).wait_for_publish(5)
+            client.disconnect()
+        client.loop_stop()
+
+    def _overlaps(self) -> list[str]:
+        mine = set(self.shard.buildings)
+        found = []
+        for topic, payload in self._claims.items():
+            name = topic.rpartition("/")[2]
+            if name == self.shard.name or not isinstance(payload, dict):
+                continue
+            taken = mine & set(_strings(payload.get("buildings")))
+            if taken:
+                owner = f"{name} (client {payload.get('client_id', '?')})"
+                found.append(f"{', '.join(sorted(taken))} already owned by live shard {owner}")
+            elif payload.get("client_id") == self.client_id:
+                found.append(
+                    f"live shard {name} uses the MQTT client id {self.client_id!r} too "
+                    "(the broker would disconnect one for the other: drop --client-id)"
+                )
+        return found
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
+                    properties: object = None) -> None:  # fmt: skip
+        if getattr(reason, "is_failure", False):
+            self._refusal = str(reason)
+            return
+        self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == self._probe:
+            self._probed.set()
+            return
+        try:
+            self._claims[message.topic] = json.loads(message.payload) if message.payload else None
+        except ValueError:
+            log.warning("shard: %s is not a JSON claim; ignored", message.topic)
+
+
+def _strings(value: object) -> Iterable[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def prepare(text: str, campus: Campus, ruleset: RuleSet) -> tuple[Shard, Campus, RuleSet]:
+    """`--shard TEXT` applied: the shard, its campus, and its rules (loaded again against that
+    campus from the same sources, so compiled names point at the shard's own model)."""
+    from rules.loader import load_rules
+
+    shard = parse_shard(text, campus)
+    mine = restrict(shard, foreign_references(ruleset, shard))
+    reloaded = load_rules(ruleset.sources, mine)
+    for problem in reloaded.problems:
+        if problem not in ruleset.problems:
+            log.warning("shard %s: %s", shard.name, problem)
+    return shard, mine, owned_rules(reloaded, shard)
+
+
+def claim_shard(
+    text: str, campus: Campus, ruleset: RuleSet, options: ServiceOptions
+) -> tuple[Campus, RuleSet, ServiceOptions, Claim]:
+    """`campusctl run --shard TEXT`: the shard's campus, rules and options, with its buildings
+    claimed on the broker (release the claim when the controller stops)."""
+    from drivers.mqtt import MqttSettings
+
+    shard, mine, rules = prepare(text, campus, ruleset)
+    client_id = options.client_id or f"campusctl-{campus.site.id}-{shard.name}"
+    options = dataclasses.replace(options, shard=shard, client_id=client_id)
+    claim = Claim(MqttSettings(url=options.broker_url, client_id=client_id).endpoint(), shard,
+                  client_id)  # fmt: skip
+    claim.take()
+    return mine, rules, options, claim
+
+
+def answers(shard: Shard, payload: bytes) -> bool:
+    """Whether this shard answers a control-plane request: not when it names an actuator, alarm,
+    room or explain target in a building another shard owns (that one answers, so a client gets
+    one answer). Requests about no building (rules, reload) and malformed ones: every shard."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    for key in ("actuator", "alarm", "room", "target"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            where = value.rpartition("@")[2]
+            building = where.partition(".")[0] if "." in where else ""
+            known = any(b.id == building for b in shard.whole.buildings)
+            if known and building not in shard.buildings:
+                return False
+    return True

@@ -1,0 +1,38 @@
+"""controller.shard.Claim on a real Mosquitto: overlapping buildings and a shared client id are
+refused while the first claim lives; a released claim frees its buildings at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from campus.broker import parse_broker_url
+from campus.model import Building, Campus, Site
+from campus.problems import CampusError
+from controller.shard import Claim, parse_shard
+from tests.support.mosquitto import Broker
+
+pytestmark = pytest.mark.mqtt
+
+CAMPUS = Campus(
+    Site("claimtest", "Claim School", "Europe/Oslo"),
+    tuple(Building(b, b, ()) for b in ("b1", "b2", "b3")),
+)
+
+
+def claim(broker: Broker, buildings: str, client_id: str) -> Claim:
+    taken = Claim(parse_broker_url(broker.url), parse_shard(buildings, CAMPUS), client_id)
+    taken.take()
+    return taken
+
+
+def test_overlap_and_shared_client_id_are_refused_until_released(broker: Broker) -> None:
+    first = claim(broker, "b1,b2", "one")
+    try:
+        with pytest.raises(CampusError, match=r"b2 already owned by live shard b1-b2 \(client one"):
+            claim(broker, "b2,b3", "two")
+        with pytest.raises(CampusError, match="uses the MQTT client id 'one' too"):
+            claim(broker, "b3", "one")
+        claim(broker, "b3", "three").release()
+    finally:
+        first.release()
+    claim(broker, "b2,b3", "two").release()
