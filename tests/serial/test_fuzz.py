@@ -156,9 +156,7 @@ CASES = [
         mhz19b.decode_request,
         always,
     ),
-    Case(
-        "sds011-frames", sds011.FrameFramer, sds011_frame, b"\xaa", sds011.decode, sds011_caught
-    ),
+    Case("sds011-frames", sds011.FrameFramer, sds011_frame, b"\xaa", sds011.decode, sds011_caught),
     Case(
         "sds011-commands",
         sds011.CommandFramer,
