@@ -43,9 +43,17 @@ def arrived_v1(server: InfluxV1, db: str) -> list[float]:
     return sorted(r["value"] for r in rows)
 
 
-@pytest.mark.parametrize("api", ["v2-victoria-metrics", "v1-influxdb"])
+@pytest.mark.parametrize(
+    ("api", "down"),
+    [
+        ("v2-victoria-metrics", 2.0),
+        ("v1-influxdb", 2.0),
+        pytest.param("v2-victoria-metrics", 60.0, marks=pytest.mark.faults, id="down-60s"),
+    ],
+)
 def test_a_server_stopped_under_load_gets_every_point_exactly_once(
     api: str,
+    down: float,
     tmp_path_factory: pytest.TempPathFactory,
     make_campus: Callable[..., Campus],
     settings_for: Callable[..., HistorySettings],
@@ -64,34 +72,36 @@ def test_a_server_stopped_under_load_gets_every_point_exactly_once(
             settings = settings_for(server.url, token="t")
         campus = make_campus(site)
 
-        async def scenario() -> None:
+        async def scenario() -> int:
+            """Feed load before, during and after the outage; how many readings were made."""
             async with recording(campus, settings) as (controller, historian, _):
                 writer = historian.writer
                 assert writer is not None
                 outage: asyncio.Task[None] | None = None
-                for start in range(0, LOAD, RATE // 20):
-                    controller.handle([reading(i) for i in range(start, start + RATE // 20)])
-                    if start >= LOAD // 3 and outage is None:
-                        outage = asyncio.create_task(stop_for_a_while(server))
+                made = 0
+                while made < LOAD or outage is None or not outage.done():
+                    controller.handle([reading(i) for i in range(made, made + RATE // 20)])
+                    made += RATE // 20
+                    if made >= LOAD // 3 and outage is None:
+                        outage = asyncio.create_task(stop_for(server, down))
                     await asyncio.sleep(0.05)
-                assert outage is not None
-                await outage
                 await settled(historian, "every point to reach the restarted server")
                 assert writer.stats.spooled > 0, "the outage did not spool anything"
                 assert writer.stats.rejected == writer.stats.lost == 0
+                return made
 
-        asyncio.run(scenario())
+        made = asyncio.run(scenario())
         if isinstance(server, VictoriaMetrics):
-            assert arrived_v2(server, site) == [float(i) for i in range(LOAD)]
+            assert arrived_v2(server, site) == [float(i) for i in range(made)]
         else:
             assert isinstance(server, InfluxV1)
-            assert arrived_v1(server, "outage") == [float(i) for i in range(LOAD)]
+            assert arrived_v1(server, "outage") == [float(i) for i in range(made)]
 
 
-async def stop_for_a_while(server: Server) -> None:
-    """Stop the server, keep it down while about 2 s of load is made, start it again."""
+async def stop_for(server: Server, seconds: float) -> None:
+    """Stop the server, keep it down while `seconds` of load is made, start it again."""
     await asyncio.to_thread(server.stop)
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(seconds)
     await asyncio.to_thread(server.start)
 
 
