@@ -23,35 +23,21 @@ from controller.service import ServiceOptions, build_controller
 from rules.loader import load_rules
 from simulators.mqtt import SimulatorRunner
 from simulators.world import RoomTruth, World
+from tests.support.campus_yaml import one_lesson_campus
 from tests.support.mosquitto import Broker
 
 pytestmark = pytest.mark.mqtt
 
-CAMPUS = """\
-site: {id: e2e, name: End-to-end School, timezone: Europe/Oslo}
-timetable:
-  - days: Mon-Fri
-    periods: {lesson-1: "08:15-09:00"}
-kinds:
-  classroom:
-    points:
-      occupancy:
-        type: bool
-        stale_after: 10m
-        mqtt: &ms {topic: "zigbee2mqtt/{building}-{room}-ms"}
-      illuminance: {unit: lx, range: [0, 150000], stale_after: 10m, mqtt: *ms}
-      co2: {unit: ppm, range: [250, 10000], stale_after: 10m, mqtt: *ms}
-    actuators:
-      lights: {type: switch, default: off, mqtt: {topic: "zigbee2mqtt/{building}-{room}-light"}}
-      ventilation:
-        type: level
-        default: 0
-        mqtt: {topic: "zigbee2mqtt/{building}-{room}-fan", key: percentage}
+CAMPUS = one_lesson_campus(
+    "e2e",
+    "End-to-end School",
+    """\
 buildings:
   - id: b1
     rooms:
       - {id: r101..r103, kind: classroom, capacity: 28, area: 60, orientation: S}
-"""
+""",
+)
 
 RULES = """\
 rules:

@@ -34,34 +34,20 @@ from rules.loader import load_rules
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.faults.support import KillableMosquitto, wait_for
+from tests.support.campus_yaml import one_lesson_campus
 
 pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 
-CAMPUS = """\
-site: {id: outage, name: Outage School, timezone: Europe/Oslo}
-timetable:
-  - days: Mon-Fri
-    periods: {lesson-1: "08:15-09:00"}
-kinds:
-  classroom:
-    points:
-      occupancy:
-        type: bool
-        stale_after: 10m
-        mqtt: &ms {topic: "zigbee2mqtt/{building}-{room}-ms"}
-      illuminance: {unit: lx, range: [0, 150000], stale_after: 10m, mqtt: *ms}
-      co2: {unit: ppm, range: [250, 10000], stale_after: 10m, mqtt: *ms}
-    actuators:
-      lights: {type: switch, default: off, mqtt: {topic: "zigbee2mqtt/{building}-{room}-light"}}
-      ventilation:
-        type: level
-        default: 0
-        mqtt: {topic: "zigbee2mqtt/{building}-{room}-fan", key: percentage}
+CAMPUS = one_lesson_campus(
+    "outage",
+    "Outage School",
+    """\
 buildings:
   - id: b1
     rooms:
       - {id: r101..r104, kind: classroom, capacity: 28, area: 60}
-"""
+""",
+)
 RULES = """\
 rules:
   - id: lights-when-occupied-and-dark

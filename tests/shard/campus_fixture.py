@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-CAMPUS = """\
-site: {id: shardtest, name: Shard School, timezone: Europe/Oslo}
-timetable:
-  - days: Mon-Fri
-    periods: {lesson-1: "08:15-09:00"}
-kinds:
-  classroom:
-    points:
-      occupancy:
-        type: bool
-        stale_after: 10m
-        mqtt: &ms {topic: "zigbee2mqtt/{building}-{room}-ms"}
-      illuminance: {unit: lx, range: [0, 150000], stale_after: 10m, mqtt: *ms}
-      co2: {unit: ppm, range: [250, 10000], stale_after: 10m, mqtt: *ms}
-    actuators:
-      lights: {type: switch, default: off, mqtt: {topic: "zigbee2mqtt/{building}-{room}-light"}}
-      ventilation:
-        type: level
-        default: 0
-        mqtt: {topic: "zigbee2mqtt/{building}-{room}-fan", key: percentage}
+from tests.support.campus_yaml import one_lesson_campus
+
+CAMPUS = one_lesson_campus(
+    "shardtest",
+    "Shard School",
+    """\
 buildings:
   - id: b1
     rooms:
@@ -32,7 +18,8 @@ buildings:
   - id: b3
     rooms:
       - {id: r301, kind: classroom, capacity: 28, area: 60}
-"""
+""",
+)
 
 RULES = """\
 rules:
