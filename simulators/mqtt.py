@@ -13,19 +13,17 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from campus.broker import BrokerAddress
 from campus.clock import Clock
-from campus.secrets import broker_credentials
+from campus.mqttclient import paho_client
 from simulators.fallback import FallbackSettings, Watchdog, heartbeat_topic
 from simulators.world import Publish, World
 
@@ -63,19 +61,9 @@ class SimulatorRunner:
         self.broker = broker
         self.step = step
         self.keepalive = keepalive
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"campusctl-sim-{world.campus.site.id}-{os.getpid()}",
-            protocol=mqtt.MQTTv311,
+        self.client, self.broker = paho_client(
+            broker, client_id or f"campusctl-sim-{world.campus.site.id}-{os.getpid()}", 30
         )
-        broker = self.broker = broker_credentials(broker)
-        if broker.username is not None:
-            self.client.username_pw_set(broker.username, broker.password)
-        tls = broker.ssl_context()
-        if tls is not None:
-            self.client.tls_set_context(tls)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.on_socket_open = _no_delay
         self.client.on_connect = self._on_connect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
@@ -201,8 +189,3 @@ def _wait_for_all(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> None:
     with contextlib.suppress(RuntimeError, ValueError):
         for info in infos:
             info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-
-
-def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -10,22 +10,19 @@ works too; who asks travels in the request's ``user`` field (docs/mqtt.md says w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import os
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from campus.broker import BrokerAddress
-from campus.secrets import broker_credentials
+from campus.mqttclient import paho_client
 from tui.topics import SITES_FILTER, Kind, parse_topic, request_topic, site_filter
 
 REQUEST_TIMEOUT = 10.0
@@ -50,7 +47,6 @@ class MqttLink:
         on_message: MessageHandler,
         on_connection: ConnectionHandler,
     ) -> None:
-        self.broker = broker
         self.user = user
         self.site: str | None = None
         self._on_message = on_message
@@ -60,17 +56,7 @@ class MqttLink:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._prefix = f"tui-{os.getpid()}-{id(self) & 0xFFFF:x}"
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self._prefix, protocol=mqtt.MQTTv311
-        )
-        broker = self.broker = broker_credentials(broker)
-        if broker.username is not None:
-            self.client.username_pw_set(broker.username, broker.password)
-        tls = broker.ssl_context()
-        if tls is not None:
-            self.client.tls_set_context(tls)
-        self.client.reconnect_delay_set(1, 10)
-        self.client.on_socket_open = _no_delay
+        self.client, self.broker = paho_client(broker, self._prefix, 10)
         self.client.on_connect = self._connected
         self.client.on_connect_fail = self._connect_failed
         self.client.on_disconnect = self._disconnected
@@ -193,8 +179,3 @@ class MqttLink:
 def _settle(future: asyncio.Future[Any], payload: Any) -> None:
     if not future.done():
         future.set_result(payload)
-
-
-def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
