@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 Value = float | bool
 """A point or actuator value: numbers are floats, on/off and occupancy are bools."""
@@ -17,12 +17,12 @@ class Quality(StrEnum):
     """The device said it is offline (or the driver lost it): the point becomes unknown."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One value of one point, as a driver decoded it.
 
     `point` is a full point id such as ``b1.r101.co2``. `value` is None when the quality is not
-    good.
+    good. (Readings and commands are named tuples: immutable, and a multisensor message makes
+    several readings, a tuple half the cost of a frozen dataclass to build.)
     """
 
     point: str
@@ -31,8 +31,7 @@ class Reading:
     quality: Quality = Quality.GOOD
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """A new winning value for an actuator, and why it won.
 
     `actuator` is a full actuator id such as ``b1.r101.lights``; `source` names who holds the

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 
 from campus.model import ActuatorSpec, ActuatorType
 from campus.types import Command, Quality, Reading, Value
@@ -108,8 +107,7 @@ class Resync:
         self._tries[actuator] = tries + 1
         self.resent += 1
         assert self._controller is not None
-        again = replace(
-            command,
+        again = command._replace(
             ts=self._controller.clock.now(),
             reason=f"resync: the device reported {show_value(reported)}; {command.reason}",
         )

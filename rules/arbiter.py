@@ -25,7 +25,7 @@ Choices, so behaviour is predictable and reproducible:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from campus.model import ActuatorSpec, ActuatorType
 from campus.types import Command, Value
@@ -44,9 +44,9 @@ def slot_name(slot: int) -> str:
     return LEVEL_NAMES.get(slot, f"priority {slot}")
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """One entry of the priority array."""
+class Holder(NamedTuple):
+    """One entry of the priority array (a named tuple: rules write one on every change of a
+    value they set, and a tuple is several times cheaper to make than a frozen dataclass)."""
 
     slot: int
     value: Value
@@ -84,6 +84,12 @@ class Arbiter:
         self.last_sent_at: float | None = None
         self.deadline: float | None = None
         """When a change held back by min_switch_interval may go out (None: nothing waits)."""
+        self._expiring = False
+        """Whether some holder may have an `until` (overrides): saves a scan of every slot on
+        each write of a rule."""
+        level = spec.type is ActuatorType.LEVEL
+        self._exact = {self.default.value, *spec.range} if level else set()
+        """Values a deadband never holds back: the default and both ends of the range."""
 
     @property
     def value(self) -> Value:
@@ -111,6 +117,8 @@ class Arbiter:
         earlier = holders.get(source)
         since = now if earlier is None else earlier.since
         holders[source] = Holder(slot, value, source, reason, until, since)
+        if until is not None:
+            self._expiring = True
         return self._rewin()
 
     def relinquish(self, slot: int, source: str) -> bool:
@@ -148,13 +156,18 @@ class Arbiter:
         return changed
 
     def next_expiry(self) -> float | None:
+        if not self._expiring:
+            return None
         times = [h.until for hs in self._slots.values() for h in hs.values() if h.until]
+        self._expiring = bool(times)
         return min(times) if times else None
 
     def next_deadline(self) -> float | None:
         """The next time this actuator needs the engine: an expiry or a held-back send."""
-        times = [t for t in (self.deadline, self.next_expiry()) if t is not None]
-        return min(times) if times else None
+        deadline, expiry = self.deadline, self.next_expiry()
+        if expiry is None or (deadline is not None and deadline < expiry):
+            return deadline
+        return expiry
 
     def holders(self) -> list[Holder]:
         """Every holder, winner first, then by slot and rank; the default last."""
@@ -202,7 +215,7 @@ class Arbiter:
         band = self.spec.deadband
         if self.spec.type is ActuatorType.SWITCH or band <= 0 or abs(value - last) >= band:
             return True
-        exact = {self.default.value, *self.spec.range}
+        exact = self._exact
         return value in exact or last in exact
 
     def _rewin(self) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from campus.model import Campus, ValueType
@@ -47,7 +48,9 @@ MAX_CASCADE = 8
 """How often one instance may be re-evaluated within one event because an actuator it reads
 changed. A rule that writes what its own condition reads could otherwise loop forever."""
 NUMBER = ValueType.NUMBER
+BOOL = ValueType.BOOL
 GOOD = Quality.GOOD
+_ts = attrgetter("ts")
 NOBODY: list[Instance] = []
 """No instance to evaluate (shared, never appended to)."""
 
@@ -105,13 +108,15 @@ class Engine:
     def on_reading(self, reading: Reading) -> list[Command]:
         """Take one reading (its `ts` is the current time); the commands it causes."""
         out = self._begin(reading.ts)
+        self.stats.readings += 1
         readers = self._take(reading)
-        now = self.clock.now
         if readers:
+            now = self.clock.now
             cause = reading.point
             for instance in readers:
                 instance.evaluate(now, cause)
-        self._drain(now)
+        if self._queue or self._dirty:
+            self._drain(self.clock.now)
         return out
 
     def on_readings(self, readings: Sequence[Reading]) -> list[Command]:
@@ -124,20 +129,26 @@ class Engine:
         """
         if not readings:
             return []
-        out = self._begin(max(r.ts for r in readings))
+        out = self._begin(max(map(_ts, readings)))
+        self.stats.readings += len(readings)
+        take = self._take
         due: dict[Instance, str] = {}
         for reading in readings:
-            for instance in self._take(reading):
-                due.setdefault(instance, reading.point)
-        now = self.clock.now
-        for instance, cause in due.items():
-            instance.evaluate(now, cause)
-        self._drain(now)
+            readers = take(reading)
+            if readers:
+                for instance in readers:
+                    if instance not in due:
+                        due[instance] = reading.point
+        if due:
+            now = self.clock.now
+            for instance, cause in due.items():
+                instance.evaluate(now, cause)
+        if self._queue or self._dirty:
+            self._drain(self.clock.now)
         return out
 
     def _take(self, reading: Reading) -> list[Instance]:
         """Put a reading's value in place; the instances to evaluate because of it."""
-        self.stats.readings += 1
         point = self._points.get(reading.point)
         if point is None:
             self.stats.not_a_point += 1
@@ -145,7 +156,9 @@ class Engine:
         spec = point.spec
         value: Val = reading.value  # type: ignore[assignment]
         kind = type(value)
-        if (kind is float or kind is int) and spec.type is NUMBER and reading.quality is GOOD:
+        if reading.quality is not GOOD:
+            value = UNKNOWN
+        elif (kind is float or kind is int) and spec.type is NUMBER:
             # the common case, checked first: a finite number in its plausible range
             value = float(value)  # type: ignore[arg-type]
             if value - value != 0.0:  # NaN or infinite
@@ -154,6 +167,8 @@ class Engine:
             elif spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
                 self.stats.implausible += 1
                 return NOBODY
+        elif kind is bool and spec.type is BOOL:
+            pass
         else:
             value = convert(spec, reading, self.stats)
             plausible = spec.range

@@ -18,8 +18,10 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules.compiled import NO_ENV, ExpressionError, Fn, Node, Probe, const_node
@@ -51,7 +53,9 @@ class Expression:
     a change of value."""
     uses_time: bool
     is_constant: bool
-    _fn: Fn
+    evaluate: Fn
+    """The compiled closure: ``expression.evaluate(env)`` is the value (one call, no wrapper:
+    this is the engine's hot path)."""
     _probes: tuple[Probe, ...]
     tree: Node | None = None
     """The compiled tree, kept for `explain` (which sub-condition is false or unknown)."""
@@ -60,9 +64,6 @@ class Expression:
     def names(self) -> frozenset[str]:
         """Points and actuators it reads."""
         return self.points | self.actuators
-
-    def evaluate(self, env: Env) -> Val:
-        return self._fn(env)
 
     def next_change(self, env: Env) -> float | None:
         """The earliest time after `env.now` when time alone may change the value (or None)."""
@@ -75,7 +76,7 @@ class Expression:
 
     def negated(self) -> Expression:
         """`not (self)`: the default `until` of a rule."""
-        fn = self._fn
+        fn = self.evaluate
         return Expression(
             text=f"not ({self.text})",
             type=Type.BOOL,
@@ -85,7 +86,7 @@ class Expression:
             aged=self.aged,
             uses_time=self.uses_time,
             is_constant=self.is_constant,
-            _fn=lambda env: kleene_not(fn(env)),
+            evaluate=lambda env: kleene_not(fn(env)),
             _probes=self._probes,
             tree=None
             if self.tree is None
@@ -161,7 +162,7 @@ class _Compiler:
             aged=frozenset(self.aged),
             uses_time=self.uses_time,
             is_constant=node.const,
-            _fn=node.fn,
+            evaluate=node.fn,
             _probes=tuple(self.probes.values()),
             tree=node,
         )
@@ -327,7 +328,7 @@ class _Compiler:
                 raise self.fail("'is' is not allowed; use == or !=", node)
             right = self.visit(operands[i + 1], depth)
             self.check_comparable(op, left, right, node)
-            pairs.append(_comparison(left.fn, right.fn, check))
+            pairs.append(_comparison(left, right, check))
             compiled.append(right)
         if len(compiled) == 2:
             self.calls.refine_age_probe(operands, compiled)
@@ -402,13 +403,13 @@ _OPERATOR_NAMES = {
     ast.BitOr: "|",
     ast.BitXor: "^",
 }
-_COMPARISONS: dict[type[ast.cmpop], Callable[[Val, Val], bool]] = {
-    ast.Eq: lambda a, b: a == b,
-    ast.NotEq: lambda a, b: a != b,
-    ast.Lt: lambda a, b: a < b,  # type: ignore[operator]
-    ast.LtE: lambda a, b: a <= b,  # type: ignore[operator]
-    ast.Gt: lambda a, b: a > b,  # type: ignore[operator]
-    ast.GtE: lambda a, b: a >= b,  # type: ignore[operator]
+_COMPARISONS: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
 }
 _REFUSED = {
     ast.Subscript: "subscripts ([...]) are not allowed",
@@ -444,6 +445,20 @@ def _unknown_function(name: str) -> str:
 
 
 def _kleene_and(fns: tuple[Fn, ...]) -> Fn:
+    if len(fns) == 2:
+        first, second = fns
+
+        def both(env: Env) -> Val:
+            a = first(env)
+            if a is False:
+                return False
+            b = second(env)
+            if b is False:
+                return False
+            return True if a is True and b is True else UNKNOWN
+
+        return both
+
     def fn(env: Env) -> Val:
         result: Val = True
         for f in fns:
@@ -458,6 +473,20 @@ def _kleene_and(fns: tuple[Fn, ...]) -> Fn:
 
 
 def _kleene_or(fns: tuple[Fn, ...]) -> Fn:
+    if len(fns) == 2:
+        first, second = fns
+
+        def either(env: Env) -> Val:
+            a = first(env)
+            if a is True:
+                return True
+            b = second(env)
+            if b is True:
+                return True
+            return False if a is False and b is False else UNKNOWN
+
+        return either
+
     def fn(env: Env) -> Val:
         result: Val = False
         for f in fns:
@@ -471,7 +500,20 @@ def _kleene_or(fns: tuple[Fn, ...]) -> Fn:
     return fn
 
 
-def _comparison(lf: Fn, rf: Fn, check: Callable[[Val, Val], bool]) -> Fn:
+def _comparison(left: Node, right: Node, check: Callable[[Any, Any], bool]) -> Fn:
+    lf, rf = left.fn, right.fn
+    limit = rf(NO_ENV) if right.const and not left.const else UNKNOWN
+    if limit is not UNKNOWN:
+        # the usual shape, `co2 > 1000`: the constant is taken out of its closure once
+
+        def against_constant(env: Env) -> Val:
+            a = lf(env)
+            if a is UNKNOWN:
+                return UNKNOWN
+            return check(a, limit)
+
+        return against_constant
+
     def fn(env: Env) -> Val:
         a = lf(env)
         if a is UNKNOWN:

@@ -38,6 +38,12 @@ class State(StrEnum):
     """`until` is true; waiting for it to hold `until_for` (still writing its values)."""
 
 
+INACTIVE, PENDING, ACTIVE = State.INACTIVE, State.PENDING, State.ACTIVE
+
+
+LEVEL = ActuatorType.LEVEL
+
+
 class PointState:
     """The live value of one point, shared by every instance that reads it."""
 
@@ -211,11 +217,15 @@ class Instance:
             return
         rule = self.rule
         state = self.state
-        if state is State.INACTIVE or state is State.PENDING:
-            self._check_when(now, cause, rule.when.evaluate(self.env))
+        if state is INACTIVE or state is PENDING:
+            value = rule.when.evaluate(self.env)
+            if value is not False or state is not INACTIVE:  # inactive and false: nothing to do
+                self._check_when(now, cause, value)
         else:
-            self._check_until(now, cause, rule.until.evaluate(self.env))
-            if self.state is not State.INACTIVE:
+            value = rule.until.evaluate(self.env)
+            if value is not False or state is not ACTIVE:
+                self._check_until(now, cause, value)
+            if self.state is not INACTIVE:
                 self._write(now)
                 if rule.alarm is not None:
                     self.host.alarm_seen(self, now)
@@ -344,17 +354,18 @@ class Instance:
 
     def _write(self, now: float) -> None:
         """Write each `set:` value that changed; UNKNOWN keeps the last value written."""
+        env, written = self.env, self.written
         for action, target in self.targets:
-            value = action.value.evaluate(self.env)
+            value = action.value.evaluate(env)
             if value is UNKNOWN or isinstance(value, str) or math.isnan(value):
                 continue
             spec = target.arbiter.spec
-            if spec.type is ActuatorType.LEVEL:
+            if spec.type is LEVEL:
                 low, high = spec.range
                 value = min(high, max(low, float(value)))
-            if self.written.get(action.actuator) == value:
+            if written.get(action.actuator) == value:
                 continue
-            self.written[action.actuator] = value
+            written[action.actuator] = value
             self.host.write(target, self.rule.priority, value, self.source, self.reason)
 
     def reason(self) -> str:
