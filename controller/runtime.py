@@ -82,6 +82,12 @@ class Controller:
             log.info("state: %s", note)
         self.ready = asyncio.Event()
         self._actuators = campus.actuators()
+        self._cells: dict[str, tuple[RoomStats, str, bool]] = {}
+        for room in campus.rooms:
+            stats = self.rooms[room.id]
+            self._cells.update((p.id, (stats, name, False)) for name, p in room.points.items())
+            self._cells.update((a.id, (stats, name, True)) for name, a in room.actuators.items())
+        """Point or actuator id -> (its room's stats, its name, whether it is an actuator)."""
         self._routes = self._route_commands()
         self._inbox: asyncio.Queue[list[Reading]] = asyncio.Queue()
         self._waiting_until = float("inf")
@@ -165,23 +171,24 @@ class Controller:
     def handle(self, batch: list[Reading]) -> None:
         """Feed a batch of readings to the engine (as readings that arrived together, see
         Engine.on_readings) and send what it decides."""
-        emit = self.bus.wants(Reading)
+        emit = self.bus.emit if self.bus.wants(Reading) else None
+        cells = self._cells
         taken: list[Reading] = []
         for reading in batch:
-            room_id, _, name = reading.point.rpartition(".")
-            stats = self.rooms.get(room_id)
-            if stats is None:
+            cell = cells.get(reading.point)
+            if cell is None:
                 continue
-            if emit:
-                self.bus.emit(reading)
-            if reading.point in self._actuators:
+            if emit is not None:
+                emit(reading)
+            stats, name, is_actuator = cell
+            if is_actuator:
                 stats.reported[name] = reading.value
                 continue
-            self.readings += 1
             stats.readings += 1
             stats.values[name] = reading.value
             taken.append(reading)
         if taken:
+            self.readings += len(taken)
             self.send(self.engine.on_readings(taken))
 
     def send(self, commands: list[Command]) -> None:

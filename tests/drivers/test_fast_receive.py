@@ -1,0 +1,386 @@
+"""The connection's own QoS 0 PUBLISH parser (drivers/mqtt/connection.py, `_read_fast`).
+
+Against a real Mosquitto: what arrives, in what order, and that paho's path still carries
+everything else. Framing errors no broker would send come from a few lines of raw MQTT below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from drivers.mqtt import MqttSettings, MqttStats
+from drivers.mqtt import connection as connection_module
+from drivers.mqtt.connection import RECV_CHUNK, Connection
+from tests.drivers.helpers import Peer, run_async, wait_for
+from tests.support.mosquitto import Broker
+
+pytestmark = pytest.mark.mqtt
+
+_ids = itertools.count()
+Z2M = (
+    b'{"battery":97,"co2":645,"humidity":41.2,"illuminance":312,"linkquality":120,'
+    b'"occupancy":true,"temperature":21.4,"voltage":3005,"update":{"state":"idle"},'
+    b'"device_temperature":24}'
+)
+
+
+class Harness:
+    """A `Connection` whose messages are collected, subscribed on connect."""
+
+    def __init__(self, url: str, filters: list[str], **settings: object) -> None:
+        n = next(_ids)
+        self.filters = filters
+        self.got: list[tuple[str, bytes]] = []
+        self.stats = MqttStats()
+        self.conn = Connection(
+            MqttSettings(url=url, status_topic=f"campusctl/fastrx{n}/status", **settings),  # type: ignore[arg-type]
+            client_id=f"fastrx-{n}",
+            status_topic=f"campusctl/fastrx{n}/status",
+            stats=self.stats,
+            on_message=lambda topic, payload: self.got.append((topic, payload)),
+            on_connected=lambda: self.conn.subscribe(self.filters),
+            on_read_done=lambda: None,
+        )
+
+    async def until(self, count: int, within: float = 10.0) -> list[tuple[str, bytes]]:
+        await wait_for(lambda: len(self.got) >= count, f"{count} messages", within)
+        return self.got
+
+
+@asynccontextmanager
+async def connected(url: str, filters: list[str], **settings: object) -> AsyncIterator[Harness]:
+    harness = Harness(url, filters, **settings)
+    harness.conn.start()
+    try:
+        async with asyncio.timeout(5):
+            await harness.conn.wait_connected()
+        yield harness
+    finally:
+        await harness.conn.close()
+
+
+@pytest.fixture
+def peer(broker: Broker) -> Iterator[Peer]:
+    p = Peer(broker.host, broker.port)
+    sock = p.client.socket()
+    assert isinstance(sock, socket.socket)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # quick QoS 1 round trips
+    yield p
+    p.close()
+
+
+def publish_all(peer: Peer, messages: list[tuple[str, bytes]], qos: int = 0) -> None:
+    """Publish in order without waiting on each; wait until the last one has left."""
+    info = None
+    for topic, payload in messages:
+        info = peer.client.publish(topic, payload, qos=qos)
+    assert info is not None
+    info.wait_for_publish(10)
+    assert info.is_published()
+
+
+def payload_sizes(topic: str) -> list[int]:
+    """Payload sizes whose PUBLISH remaining length (2 + topic + payload) sits on each side of
+    the one/two/three-byte varint boundaries, plus everyday sizes."""
+    overhead = 2 + len(topic.encode())
+    edges = [127, 128, 16383, 16384]
+    return [0, 1, len(Z2M), 300, 5000, 40000] + [edge - overhead for edge in edges]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "paho-only"])
+@run_async
+async def test_a_burst_of_qos0_arrives_in_order_exactly(
+    broker: Broker, peer: Peer, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection_module, "FAST_RECEIVE", fast)
+    prefix = f"fastrx/burst{next(_ids)}"
+    retained = {
+        f"{prefix}/retained/a": b"kept a",
+        f"{prefix}/retained/b": Z2M,
+        f"{prefix}/retained/räum/温度": b"x" * 200,
+    }
+    for topic, payload in retained.items():
+        peer.publish(topic, payload, qos=1, retain=True)
+    topics = [f"{prefix}/zigbee2mqtt/r{i}-multisensor" for i in range(7)]
+    topics.append(f"{prefix}/zigbee2mqtt/Bürö-Größe/température/温度")
+    live: list[tuple[str, bytes]] = []
+    for i in range(4000):
+        topic = topics[i % len(topics)]
+        sizes = payload_sizes(topic)
+        size = sizes[i % len(sizes)] if i % 3 == 0 else len(Z2M)
+        stamp = f"{i:06d}".encode()
+        payload = b"" if size == 0 else (stamp + Z2M * (size // len(Z2M) + 1))[:size]
+        live.append((topic, payload))
+    try:
+        async with connected(broker.url, [f"{prefix}/#"]) as h:
+            got = await h.until(len(retained))
+            publish_all(peer, live)
+            got = await h.until(len(retained) + len(live))
+            await asyncio.sleep(0)
+            assert len(got) == len(retained) + len(live)
+            assert dict(got[: len(retained)]) == retained
+            assert got[len(retained) :] == live
+            assert h.stats.callback_errors == 0
+            if fast:
+                assert h.conn._fast
+                # All but the packets that straddle a 64 KB read come the fast way.
+                assert h.conn._fast_received > len(live) * 9 // 10
+            else:
+                assert h.conn._fast_received == 0
+    finally:
+        for topic in retained:
+            peer.publish(topic, b"", qos=1, retain=True)
+
+
+@run_async
+async def test_qos1_between_qos0_goes_through_paho_and_keeps_the_order(
+    broker: Broker, peer: Peer
+) -> None:
+    prefix = f"fastrx/mixed{next(_ids)}"
+    sent: list[tuple[str, bytes]] = []
+    for i in range(300):
+        sent.append((f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()))
+
+    def publish() -> None:
+        for i, (topic, payload) in enumerate(sent):
+            if i % 3 == 0:
+                peer.publish(topic, payload, qos=1)  # acknowledged before the next one goes
+            else:
+                peer.client.publish(topic, payload, qos=0)
+
+    # At most 100 QoS 1 messages, Mosquitto's max_inflight_messages: past it the broker queues
+    # QoS 1 but not QoS 0, and the order would be the broker's doing.
+    async with connected(broker.url, [f"{prefix}/#"], subscribe_qos=1) as h:
+        await asyncio.to_thread(publish)
+        got = await h.until(len(sent))
+        await asyncio.sleep(0)
+        assert got == sent
+        # The QoS 1 ones were paho's (it acknowledged them), the QoS 0 ones mostly ours.
+        assert 100 < h.conn._fast_received <= 200
+        assert h.stats.callback_errors == 0
+
+
+@run_async
+async def test_a_packet_bigger_than_one_socket_read_arrives_intact(
+    broker: Broker, peer: Peer
+) -> None:
+    prefix = f"fastrx/big{next(_ids)}"
+    big = bytes(range(256)) * (200_000 // 256)
+    assert len(big) > 3 * RECV_CHUNK
+    sent = [(f"{prefix}/before/{i}", Z2M) for i in range(50)]
+    sent.append((f"{prefix}/big", big))
+    sent += [(f"{prefix}/after/{i}", Z2M) for i in range(50)]
+    sent.append((f"{prefix}/big2", big[::-1]))
+    sent.append((f"{prefix}/last", b"end"))
+    async with connected(broker.url, [f"{prefix}/#"]) as h:
+        publish_all(peer, sent)
+        got = await h.until(len(sent))
+        await asyncio.sleep(0)
+        assert got == sent
+        assert h.conn._fast_received >= 50
+
+
+@run_async
+async def test_only_fast_path_messages_arriving_does_not_drop_the_connection(
+    broker: Broker, peer: Peer
+) -> None:
+    """The controller sends nothing of its own: paho's pings keep the connection up while the
+    broker streams QoS 0 messages for over two keepalive periods. (2 s rather than 1: paho
+    checks once a second, `Connection._tick`, so a ping may go out up to 1 s late, and
+    Mosquitto allows 1.5 keepalives of silence.)"""
+    prefix = f"fastrx/quiet{next(_ids)}"
+    async with connected(broker.url, [f"{prefix}/in"], keepalive=2) as h:
+        started = time.monotonic()
+        sent = 0
+        while time.monotonic() - started < 5:
+            for _ in range(20):
+                peer.client.publish(f"{prefix}/in", Z2M)
+                sent += 1
+            await asyncio.sleep(0.1)
+        await h.until(sent)
+        assert h.conn._fast_received > sent * 9 // 10
+        assert h.stats.connects == 1
+        assert h.stats.disconnects == 0
+        assert h.conn.connected
+
+
+# -- framing errors, which Mosquitto never sends: a raw MQTT 3.1.1 peer ----------------------
+
+
+def publish_packet(topic: bytes, payload: bytes, first: int = 0x30) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + payload
+    length, varint = len(body), bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes([first]) + bytes(varint) + body
+
+
+class RawBroker:
+    """Accepts CONNECT, acknowledges SUBSCRIBE and QoS 1 PUBLISH, answers PINGREQ; the test
+    writes whatever bytes it likes to the latest client."""
+
+    def __init__(self) -> None:
+        self.writers: list[asyncio.StreamWriter] = []
+        self.answer_pings = True
+        self.pings = 0
+        self.connections = asyncio.Queue[asyncio.StreamWriter]()
+        self.server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"mqtt://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> RawBroker:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        try:
+            while True:
+                first = (await reader.readexactly(1))[0]
+                length, shift = 0, 0
+                while True:
+                    byte = (await reader.readexactly(1))[0]
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                body = await reader.readexactly(length)
+                kind = first & 0xF0
+                if kind == 0x10:  # CONNECT
+                    writer.write(b"\x20\x02\x00\x00")
+                    self.connections.put_nowait(writer)
+                elif kind == 0x80:  # SUBSCRIBE: grant QoS 0 to each filter
+                    filters, pos = 0, 2
+                    while pos < len(body):
+                        pos += 2 + int.from_bytes(body[pos : pos + 2], "big") + 1
+                        filters += 1
+                    writer.write(bytes([0x90, 2 + filters]) + body[:2] + b"\x00" * filters)
+                elif kind == 0x30 and first & 0x06:  # PUBLISH QoS 1
+                    topic_len = int.from_bytes(body[:2], "big")
+                    writer.write(b"\x40\x02" + body[2 + topic_len : 4 + topic_len])
+                elif kind == 0xC0:  # PINGREQ
+                    self.pings += 1
+                    if self.answer_pings:
+                        writer.write(b"\xd0\x00")
+                elif kind == 0xE0:  # DISCONNECT
+                    break
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@run_async
+async def test_a_topic_that_is_not_utf8_is_logged_and_skipped_like_paho_does(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with RawBroker() as raw, connected(raw.url, ["#"], reconnect_min=0.1) as h:
+        client = await raw.connections.get()
+        client.write(
+            publish_packet(b"a/ok", b"1")
+            + publish_packet(b"a/\xff\xfe-bad", b"dropped")
+            + publish_packet(b"a/ok", b"2", first=0x31)
+        )
+        got = await h.until(2)
+        assert got == [("a/ok", b"1"), ("a/ok", b"2")]
+        assert h.stats.callback_errors == 1
+        assert h.conn._received == 3
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any("not UTF-8" in m and repr(b"a/\xff\xfe-bad") in m for m in warned), warned
+        client.write(publish_packet(b"a/ok", b"3"))
+        await h.until(3)
+        assert h.stats.connects == 1
+        assert h.stats.disconnects == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (b"\x30\xff\xff\xff\xff\x01" + b"x" * 10, "remaining length of over 4 bytes"),
+        (b"\x30\x05\x00\x09a/b", "topic length does not fit"),
+        (b"\x30\x04\x00\x00zz", "topic length does not fit"),  # empty topic
+    ],
+    ids=["five-byte-length", "topic-longer-than-packet", "empty-topic"],
+)
+@run_async
+async def test_a_stream_that_cannot_be_framed_drops_the_connection_which_comes_back(
+    bad: bytes, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with RawBroker() as raw, connected(raw.url, ["#"], reconnect_min=0.1) as h:
+        client = await raw.connections.get()
+        after = publish_packet(b"a/ok", b"lost")
+        client.write(publish_packet(b"a/ok", b"1") + bad + after)
+        async with asyncio.timeout(5):
+            again = await raw.connections.get()
+        again.write(publish_packet(b"a/ok", b"2"))
+        got = await h.until(2)
+        assert got == [("a/ok", b"1"), ("a/ok", b"2")]
+        assert h.stats.disconnects >= 1
+        assert h.stats.callback_errors == 0
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        named = repr((bad + after)[:64])  # the bytes from the bad packet on
+        assert any(says in m and named in m for m in warned), warned
+
+
+@run_async
+async def test_a_length_split_between_reads_waits_for_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A packet cut inside its remaining length or its body is paho's to finish; the stream
+    stays in step."""
+    async with RawBroker() as raw, connected(raw.url, ["#"]) as h:
+        client = await raw.connections.get()
+        stream = b"".join(publish_packet(b"s/t", bytes([i]) * (i * 97)) for i in range(1, 40))
+        for cut in range(0, len(stream), 777):
+            client.write(stream[cut : cut + 777])
+            await client.drain()
+            await asyncio.sleep(0.002)
+        got = await h.until(39)
+        assert got == [("s/t", bytes([i]) * (i * 97)) for i in range(1, 40)]
+        assert h.stats.disconnects == 0
+        assert h.conn._fast_received > 0
+
+
+@run_async
+async def test_fast_path_traffic_keeps_the_connection_while_a_pingresp_is_late() -> None:
+    """paho 2.2 tolerates a late PINGRESP as long as bytes keep arriving (its
+    ``_last_bytes_received``): a broker with a backlog answers pings only after the backlog.
+    Here the PINGRESP never comes while QoS 0 messages stream in for three keepalive periods;
+    if the fast path did not tell paho about its reads, paho would close the connection with
+    a keepalive timeout at its second check."""
+    async with RawBroker() as raw, connected(raw.url, ["#"], keepalive=1) as h:
+        if not hasattr(h.conn._client, "_last_bytes_received"):
+            pytest.skip("paho before 2.2 closes on a late PINGRESP whatever else arrives")
+        client = await raw.connections.get()
+        raw.answer_pings = False
+        started = time.monotonic()
+        sent = 0
+        while time.monotonic() - started < 3.5:
+            client.write(publish_packet(b"z/in", Z2M))
+            sent += 1
+            await asyncio.sleep(0.05)
+        await h.until(sent)
+        assert raw.pings >= 2  # paho did ping and got no answer
+        assert h.conn._fast_received == sent
+        assert h.stats.disconnects == 0
+        assert h.conn.connected
