@@ -75,6 +75,8 @@ class Engine:
         """Instances whose durable state changed since the owner last took `take_touched`."""
         self._durable_changed = False
         self.tz = ZoneInfo(campus.site.timezone)
+        self._clock_minute = -1.0
+        self._clock_text = ""
         self.stats = EngineStats()
         self.clock = Clock(float(now))
         self._timers = TimerHeap()
@@ -343,7 +345,13 @@ class Engine:
         return f"{cause}={format_value(point.value, point.spec.unit)}"
 
     def clock_text(self, t: float) -> str:
-        return datetime.fromtimestamp(t, self.tz).strftime("%H:%M")
+        """``08:15`` in the site's time zone (for reasons; kept for the minute it names, as
+        every rule activation asks for it)."""
+        minute = t // 60
+        if minute != self._clock_minute:
+            self._clock_minute = minute
+            self._clock_text = datetime.fromtimestamp(t, self.tz).strftime("%H:%M")
+        return self._clock_text
 
     # -- what instances ask of the engine (rules.instance.Host) ---------------------------
 

@@ -28,6 +28,13 @@ paho's ``loop_read`` as before: other packet types, QoS 1/2 (acknowledgements), 
 yet complete in the buffer, MQTT 5 (properties), TLS (no shared buffer), or a paho without the
 internals `_fast_receive_possible` checks. A stream that can no longer be framed drops the
 connection, as paho does. ``FAST_RECEIVE = False`` turns the fast path off.
+
+Writes, likewise (plain TCP): paho sends every packet with its own ``send``; `_send` gathers
+them and `_flush` writes once per loop pass. On such a socket (MQTT 3.1.1), a QoS 0 publish
+while paho has nothing queued is framed by `_publish_fast` straight into the same buffer (the
+control plane's room states and event stream), sparing paho's packet, message-info and
+on_publish bookkeeping per message; QoS 1 and 2 always go through paho, which tracks their
+acknowledgements.
 """
 
 from __future__ import annotations
@@ -62,10 +69,14 @@ SUBSCRIBE_CHUNK = 256
 """Topics per SUBSCRIBE packet: a campus has thousands; brokers limit packet sizes."""
 MAX_INFLIGHT = 100
 """QoS 1 messages in flight at once (Mosquitto's max_inflight_messages in our configs)."""
+MAX_FAST_PAYLOAD = 1 << 20
+"""Larger QoS 0 payloads (none the controller sends) go through paho."""
 RECV_CHUNK = 65536
 """Bytes read from the socket at once; paho's small reads are then served from them."""
 FAST_RECEIVE = True
 """Parse QoS 0 PUBLISH packets without paho where possible (module docstring); read at connect."""
+_GATHERED = mqtt.MQTTMessageInfo(0)
+"""What `Connection.publish` returns for a message `_publish_fast` took (rc: success)."""
 _LAST_IN_FIELDS = ("_last_bytes_received", "_last_msg_in")
 """paho's time of the last inbound traffic, which its keepalive check reads (2.2, 2.0/2.1)."""
 
@@ -122,6 +133,10 @@ class Connection:
         self._rx = b""
         self._rx_pos = 0
         self._tx = bytearray()
+        """Bytes gathered for the socket (plain TCP): paho's packets and `_publish_fast`'s."""
+        self._flush_due = False
+        self._paho_writing = False
+        """Whether paho asked for writable events (it has packets queued)."""
         self._fast = False
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
         self._last_in_field = ""
@@ -280,7 +295,30 @@ class Connection:
     def publish(
         self, topic: str, payload: bytes, qos: int = 0, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
+        if qos == 0 and self._fast and self.connected and not self._client.want_write():
+            name = topic.encode()
+            if len(name) <= 0xFFFF and len(payload) <= MAX_FAST_PAYLOAD:
+                self._publish_fast(name, payload, retain)
+                return _GATHERED
         return self._client.publish(topic, payload, qos, retain)
+
+    def _publish_fast(self, name: bytes, payload: bytes, retain: bool) -> None:
+        """A QoS 0 PUBLISH framed here (MQTT 3.1.1) and gathered with everything else written
+        in this loop pass: no paho packet, message info or on_publish call per message. Taken
+        only while paho has nothing queued, so the order of all writes is kept."""
+        tx = self._tx
+        tx.append(0x31 if retain else 0x30)
+        length = 2 + len(name) + len(payload)
+        while length > 0x7F:
+            tx.append((length & 0x7F) | 0x80)
+            length >>= 7
+        tx.append(length)
+        tx += len(name).to_bytes(2, "big")
+        tx += name
+        tx += payload
+        if not self._flush_due and self._loop is not None:
+            self._flush_due = True
+            self._loop.call_soon(self._flush)
 
     def subscribe(self, topic_filters: list[str]) -> None:
         qos = self._settings.subscribe_qos
@@ -465,12 +503,14 @@ class Connection:
 
     def _want_write(self, sock: SocketLike) -> None:
         if sock is self._client.socket() and self._loop is not None:
+            self._paho_writing = True
             self._loop.add_writer(sock.fileno(), self._on_writable)
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
         self._in_loop(self._stop_writing, sock.fileno())
 
     def _stop_writing(self, fd: int) -> None:
+        self._paho_writing = False
         if self._tx:
             return  # paho's queue is empty, ours is not: `_flush` stops writing when done
         if self._loop is not None and fd >= 0:
@@ -654,9 +694,12 @@ class Connection:
         return len(data)
 
     def _flush(self) -> None:
-        """Write what `_send` gathered, in one system call; keep the writer registered while
-        the kernel cannot take all of it."""
+        """Write what `_send` and `_publish_fast` gathered, in one system call; keep the
+        writer registered while the kernel cannot take all of it."""
+        self._flush_due = False
         tx = self._tx
+        if not tx:
+            return
         sock = self._client.socket()
         if sock is None:
             tx.clear()
@@ -673,7 +716,7 @@ class Connection:
         del tx[:sent]
         if tx and self._loop is not None:
             self._loop.add_writer(sock.fileno(), self._on_writable)
-        elif not self._client.want_write() and self._loop is not None:
+        elif not self._paho_writing and self._loop is not None:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_writer(sock.fileno())
 
