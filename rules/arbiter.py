@@ -88,7 +88,7 @@ class Arbiter:
         """Whether some holder may have an `until` (overrides): saves a scan of every slot on
         each write of a rule."""
         level = spec.type is ActuatorType.LEVEL
-        self._exact = {self.default.value, *spec.range} if level else set()
+        self._exact = (self.default.value, *spec.range) if level else ()
         """Values a deadband never holds back: the default and both ends of the range."""
 
     @property
