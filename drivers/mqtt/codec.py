@@ -36,6 +36,8 @@ CONTRACT_VERSION = 1
 _TRUE_WORDS = frozenset({"on", "true", "1"})
 _FALSE_WORDS = frozenset({"off", "false", "0"})
 _AVAILABILITY = {"online": True, "offline": False}
+_INT_LIMIT = 2**1023
+"""JSON integers at or beyond this are wrong_type: a float cannot hold them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,16 @@ def parse_object(topic: str, payload: bytes) -> dict[str, object]:
 def value_in(target: Target, obj: dict[str, object], payload: bytes) -> Value | None:
     """The target's value in a parsed Z2M object; None when the key is absent or null."""
     raw = obj.get(target.key)
+    kind = type(raw)
+    if not target.actuator:
+        # the common cases first: a JSON bool for a bool point, a finite plausible number
+        if kind is bool and target.type is ValueType.BOOL:
+            return raw  # type: ignore[return-value]
+        if (kind is int or kind is float) and target.type is ValueType.NUMBER and _finite(raw):  # type: ignore[arg-type]
+            number = float(raw)  # type: ignore[arg-type]
+            plausible = target.range
+            if plausible is None or plausible[0] <= number <= plausible[1]:
+                return number
     if target.actuator and target.type is ValueType.NUMBER and _is_off(obj.get("state")):
         return 0.0  # a dimmed-off light or stopped fan remembers its level; it delivers none
     if raw is None:
@@ -199,7 +211,7 @@ def value_in(target: Target, obj: dict[str, object], payload: bytes) -> Value | 
         if flag is None:
             raise _wrong(target, payload, f"expected true/false or ON/OFF, got {_short(raw)}")
         return flag
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not _finite(raw):
         raise _wrong(target, payload, f"expected a number, got {_short(raw)}")
     return _from_raw(target, float(raw), payload)
 
@@ -295,6 +307,11 @@ def _from_raw(target: Target, number: float, payload: bytes) -> float:
             target.id,
         )
     return number
+
+
+def _finite(raw: int | float) -> bool:
+    """A finite number a float can hold (a JSON integer can have hundreds of digits)."""
+    return -_INT_LIMIT < raw < _INT_LIMIT if isinstance(raw, int) else math.isfinite(raw)
 
 
 def _json_bool(raw: object) -> bool | None:

@@ -91,6 +91,7 @@ def test_absent_or_null_keys_are_no_news(payload: bytes, present: dict[str, obje
         (b'{"co2":true,"temperature":21}', "b1.r101.co2", "got true"),
         (b'{"co2":NaN,"temperature":21}', "b1.r101.co2", "got NaN"),
         (b'{"co2":[645],"temperature":21}', "b1.r101.co2", "got [645]"),
+        (b'{"co2":' + b"9" * 400 + b',"temperature":21}', "b1.r101.co2", "got 99999"),
         (b'{"occupancy":3,"temperature":21}', "b1.r101.occupancy", "got 3"),
         (b'{"occupancy":"maybe","temperature":21}', "b1.r101.occupancy", 'got "maybe"'),
     ],
