@@ -19,19 +19,25 @@ MINUTE = 60.0
 class MinuteSeries:
     """The last reading of each of the last `minutes` clock minutes (NaN: no reading)."""
 
-    __slots__ = ("last", "values")
+    __slots__ = ("end", "last", "slot", "start", "values")
 
     def __init__(self, minutes: int) -> None:
         self.values = array("d", [math.nan] * minutes)
         self.last = -1
         """The minute number (clock seconds // 60) written last."""
+        self.start = math.inf
+        self.end = -math.inf
+        """[start, end): the clock seconds of minute `last`, whose value is `values[slot]`
+        (none before the first reading); a reading in it is one comparison and one store."""
+        self.slot = 0
 
-    def add(self, ts: float, value: float) -> None:
+    def add(self, ts: float, value: float | bool) -> None:
+        """Take a reading (a bool is stored as 1.0 or 0.0)."""
+        if self.start <= ts < self.end:
+            self.values[self.slot] = value
+            return
         minute = int(ts // MINUTE)
         size = len(self.values)
-        if minute == self.last:
-            self.values[minute % size] = value
-            return
         if minute < self.last:
             if self.last - minute < size:
                 self.values[minute % size] = value
@@ -39,8 +45,11 @@ class MinuteSeries:
         gap = min(minute - self.last, size + 1) if self.last >= 0 else size + 1
         for skipped in range(1, gap):
             self.values[(minute - skipped) % size] = math.nan
-        self.values[minute % size] = value
+        self.slot = minute % size
+        self.values[self.slot] = value
         self.last = minute
+        self.start = minute * MINUTE
+        self.end = self.start + MINUTE
 
     def window(self, now: float) -> list[float | None]:
         """Oldest first, one entry per minute ending with the minute of `now`."""
@@ -63,19 +72,26 @@ class History:
         if minutes < 1:
             raise ValueError(f"history needs at least one minute, got {minutes}")
         self.minutes = minutes
-        self._series: dict[str, MinuteSeries] = {}
+        self.by_point: dict[str, MinuteSeries] = {}
+        """Each point's series (the control plane's `_on_reading` inlines `add_reading`'s
+        common case on it)."""
         self._events: deque[dict[str, Any]] = deque(maxlen=events)
 
     def add_reading(self, point: str, ts: float, value: float | bool | None) -> None:
+        """Called for every reading the control plane keeps (its hot path): the common case, a
+        reading in the same minute as the point's last one, is inlined."""
         if value is None:
             return
-        series = self._series.get(point)
+        series = self.by_point.get(point)
         if series is None:
-            series = self._series[point] = MinuteSeries(self.minutes)
-        series.add(ts, float(value))
+            series = self.by_point[point] = MinuteSeries(self.minutes)
+        if series.start <= ts < series.end:
+            series.values[series.slot] = value
+        else:
+            series.add(ts, value)
 
     def series(self, point: str, now: float) -> list[float | None]:
-        found = self._series.get(point)
+        found = self.by_point.get(point)
         if found is None:
             return [None] * self.minutes
         return found.window(now)

@@ -3,14 +3,23 @@
 Pure functions from the controller's state to JSON-ready dicts, so the shapes can be read in one
 place and tested without a broker. The TUI (tui/) parses these shapes on its own, without
 importing this module: the two meet only on the wire.
+
+Room states are the one payload on the controller's hot path (a 1,000-room campus under load
+publishes about 1,000 a second), so `RoomView` works out a room's static parts once and encodes
+with orjson, about ten times faster than the standard library's json. The JSON is the same
+(json.loads gives equal values, keys in the same order); only the spelling of two things differs
+from json.dumps: non-ASCII text is written as UTF-8 (``"°C"``, not ``"\\u00b0C"``; JSON text
+is UTF-8 anyway) and floats below 1e-4 are spelled differently (``0.00005``, ``1e-7``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import orjson
 
 from campus.model import ActuatorSpec, Campus, PointSpec, Room
 from campus.types import Command, Quality, Value
@@ -19,6 +28,7 @@ from rules.alarms import Alarm
 from rules.arbiter import Holder, slot_name
 from rules.engine import Engine
 from rules.events import AlarmChanged, Transition
+from rules.instance import State
 from rules.schema import Rule
 from rules.values import UNKNOWN
 
@@ -78,17 +88,22 @@ class Topics:
         return topic.rsplit("/", 1)[-1]
 
 
-@dataclass(slots=True)
-class LastReading:
-    """The last reading of a point or of an actuator's reported state."""
+class Seen(Protocol):
+    """The last reading of a point or of an actuator's reported state (a `Reading`)."""
 
-    value: Value | None
-    ts: float
-    quality: Quality
+    @property
+    def value(self) -> Value | None: ...
+    @property
+    def ts(self) -> float: ...
+    @property
+    def quality(self) -> Quality: ...
 
 
 def json_value(value: object) -> Any:
     """A value as JSON takes it: UNKNOWN and NaN become null."""
+    kind = value.__class__
+    if kind is bool or (kind is float and value - value == 0.0):  # type: ignore[operator]
+        return value  # the common case first: a bool or a finite float
     if value is UNKNOWN or value is None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -146,7 +161,7 @@ def _actuator_description(spec: ActuatorSpec) -> dict[str, Any]:
     }
 
 
-def point_quality(spec: PointSpec, last: LastReading | None, now: float) -> str:
+def point_quality(spec: PointSpec, last: Seen | None, now: float) -> str:
     """``good``, ``stale`` (no reading for `stale_after`), ``unavailable`` (device offline),
     or ``none`` (never heard from)."""
     if last is None:
@@ -159,56 +174,139 @@ def point_quality(spec: PointSpec, last: LastReading | None, now: float) -> str:
 
 
 def room_payload(
-    room: Room, engine: Engine, last: dict[str, LastReading], now: float
+    room: Room, engine: Engine, last: Mapping[str, Seen], now: float
 ) -> dict[str, Any]:
     """The retained state of one room: its points, its actuators and who holds them, and the
     state of every rule instance in it."""
-    points: dict[str, Any] = {}
-    for name, spec in room.points.items():
-        seen = last.get(spec.id)
-        points[name] = {
-            "value": json_value(seen.value) if seen is not None else None,
-            "unit": spec.unit,
-            "ts": seen.ts if seen is not None else None,
-            "age": round(now - seen.ts, 1) if seen is not None else None,
-            "quality": point_quality(spec, seen, now),
+    return RoomView(room, "").payload(engine, last, now)
+
+
+GOOD = Quality.GOOD
+_LEVELS: dict[int, str] = {}
+"""slot_name of each slot seen (a dict lookup instead of a call per holder)."""
+_STATES: dict[State, str] = {}
+"""The text of each instance state seen (an enum's `.value` is a slow descriptor)."""
+
+
+class RoomView:
+    """One room's retained state message: `payload` is what `room_payload` describes, `message`
+    its JSON. What never changes (ids, names, units, the topic) is looked up once, here."""
+
+    __slots__ = ("actuators", "id", "points", "topic")
+
+    def __init__(self, room: Room, topic: str) -> None:
+        self.id = room.id
+        self.topic = topic
+        self.points = tuple(
+            (name, spec.id, spec.unit, spec.stale_after) for name, spec in room.points.items()
+        )
+        self.actuators = tuple((name, spec.id, spec.unit) for name, spec in room.actuators.items())
+
+    def message(self, engine: Engine, last: Mapping[str, Seen], now: float) -> bytes:
+        return orjson.dumps(self.payload(engine, last, now))
+
+    def payload(self, engine: Engine, last: Mapping[str, Seen], now: float) -> dict[str, Any]:
+        get = last.get
+        points: dict[str, Any] = {}
+        for name, point_id, unit, stale_after in self.points:
+            seen = get(point_id)
+            if seen is None:
+                points[name] = {
+                    "value": None,
+                    "unit": unit,
+                    "ts": None,
+                    "age": None,
+                    "quality": "none",
+                }
+                continue
+            value, ts = seen.value, seen.ts
+            if seen.quality is not GOOD:
+                quality = "unavailable"
+            elif stale_after is not None and now - ts > stale_after:
+                quality = "stale"
+            else:
+                quality = "good"
+            points[name] = {
+                "value": json_value(value),
+                "unit": unit,
+                "ts": ts,
+                "age": round(now - ts, 1),
+                "quality": quality,
+            }
+        actuators: dict[str, Any] = {}
+        for name, actuator_id, unit in self.actuators:
+            holders = []
+            for h in engine.holders(actuator_id):
+                slot, value = h.slot, h.value
+                level = _LEVELS.get(slot)
+                if level is None:
+                    level = _LEVELS[slot] = slot_name(slot)
+                holders.append(
+                    {
+                        "slot": slot,
+                        "level": level,
+                        "value": json_value(value),
+                        "source": h.source,
+                        "reason": h.reason,
+                        "since": h.since,
+                        "until": h.until,
+                    }
+                )
+            winner = holders[0]
+            value = engine.actuator_value(actuator_id)
+            reported = get(actuator_id)
+            actuators[name] = {
+                "value": json_value(value),
+                "unit": unit,
+                "reported": json_value(reported.value) if reported is not None else None,
+                "reported_ts": reported.ts if reported is not None else None,
+                "online": reported is None or reported.quality is GOOD,
+                "source": winner["source"],
+                "slot": winner["slot"],
+                "level": winner["level"],
+                "reason": winner["reason"],
+                "since": winner["since"],
+                "until": winner["until"],
+                "holders": holders,
+            }
+        # engine.instances(room_id=...) without its snapshot (and dict copy) per instance
+        found = engine.roster.instances
+        instances = []
+        for rule in engine.rules:
+            instance = found.get((rule.id, self.id))
+            if instance is not None:
+                instances.append(
+                    {
+                        "rule": instance.rule.id,
+                        "state": state_text(instance.state),
+                        "since": instance.since,
+                        "cause": instance.cause,
+                    }
+                )
+        return {
+            "room": self.id,
+            "ts": now,
+            "points": points,
+            "actuators": actuators,
+            "rules": instances,
         }
-    actuators: dict[str, Any] = {}
-    for name, actuator in room.actuators.items():
-        holders = engine.holders(actuator.id)
-        winner = holders[0]
-        reported = last.get(actuator.id)
-        actuators[name] = {
-            "value": json_value(engine.actuator_value(actuator.id)),
-            "unit": actuator.unit,
-            "reported": json_value(reported.value) if reported is not None else None,
-            "reported_ts": reported.ts if reported is not None else None,
-            "online": reported is None or reported.quality is Quality.GOOD,
-            "source": winner.source,
-            "slot": winner.slot,
-            "level": slot_name(winner.slot),
-            "reason": winner.reason,
-            "since": winner.since,
-            "until": winner.until,
-            "holders": [holder_payload(h) for h in holders],
-        }
-    instances = [
-        {"rule": i.rule, "state": i.state.value, "since": i.since, "cause": i.cause}
-        for i in engine.instances(room_id=room.id)
-    ]
-    return {
-        "room": room.id,
-        "ts": now,
-        "points": points,
-        "actuators": actuators,
-        "rules": instances,
-    }
+
+
+def state_text(state: State) -> str:
+    text = _STATES.get(state)
+    if text is None:
+        text = _STATES[state] = state.value
+    return text
 
 
 def holder_payload(holder: Holder) -> dict[str, Any]:
+    slot = holder.slot
+    level = _LEVELS.get(slot)
+    if level is None:
+        level = _LEVELS[slot] = slot_name(slot)
     return {
-        "slot": holder.slot,
-        "level": slot_name(holder.slot),
+        "slot": slot,
+        "level": level,
         "value": json_value(holder.value),
         "source": holder.source,
         "reason": holder.reason,
@@ -283,11 +381,13 @@ def rules_payload(
 ) -> dict[str, Any]:
     """Every loaded rule: what it does, where, whether it is enabled, how many of its instances
     are in each state, and its last transitions (newest last)."""
+    counts: dict[str, dict[State, int]] = {rule.id: {} for rule in rules}
+    for instance in engine.live_instances():  # one pass, no snapshot per instance
+        states = counts.get(instance.rule.id)
+        if states is not None:
+            states[instance.state] = states.get(instance.state, 0) + 1
     out = []
     for rule in rules:
-        states: dict[str, int] = {}
-        for info in engine.instances(rule_id=rule.id):
-            states[info.state.value] = states.get(info.state.value, 0) + 1
         out.append(
             {
                 "id": rule.id,
@@ -299,7 +399,7 @@ def rules_payload(
                 "skipped": [{"room": s.room, "reason": s.reason} for s in rule.skipped],
                 "sets": [a.actuator for a in rule.actions],
                 "alarm": rule.alarm.severity if rule.alarm is not None else None,
-                "states": states,
+                "states": {state_text(s): n for s, n in counts[rule.id].items()},
                 "transitions": transitions.get(rule.id, []),
                 "file": str(rule.pos),
             }

@@ -134,7 +134,9 @@ class Connection:
         self._rx_pos = 0
         self._tx = bytearray()
         """Bytes gathered for the socket (plain TCP): paho's packets and `_publish_fast`'s."""
-        self._flush_due = False
+        self._gathering = False
+        """Whether paho's writes on this socket go through `_send` (plain TCP)."""
+        self._write_due = False
         self._paho_writing = False
         """Whether paho asked for writable events (it has packets queued)."""
         self._fast = False
@@ -316,9 +318,7 @@ class Connection:
         tx += len(name).to_bytes(2, "big")
         tx += name
         tx += payload
-        if not self._flush_due and self._loop is not None:
-            self._flush_due = True
-            self._loop.call_soon(self._flush)
+        self._write_soon()
 
     def subscribe(self, topic_filters: list[str]) -> None:
         qos = self._settings.subscribe_qos
@@ -456,9 +456,10 @@ class Connection:
             # loop pass (`_flush`) saves a system call per published message.
             self._tx = bytearray()
             client._sock_send = self._send  # type: ignore[method-assign,assignment]
+            self._gathering = True
             self._fast = self._fast_receive_possible(client)
         else:
-            self._fast = False
+            self._gathering = self._fast = False
         self._in_loop(self._watch, sock)
 
     def _fast_receive_possible(self, client: mqtt.Client) -> bool:
@@ -504,7 +505,10 @@ class Connection:
     def _want_write(self, sock: SocketLike) -> None:
         if sock is self._client.socket() and self._loop is not None:
             self._paho_writing = True
-            self._loop.add_writer(sock.fileno(), self._on_writable)
+            if self._gathering:
+                self._write_soon()  # later in this loop pass, with everything else written
+            else:
+                self._loop.add_writer(sock.fileno(), self._on_writable)
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
         self._in_loop(self._stop_writing, sock.fileno())
@@ -693,10 +697,19 @@ class Connection:
         self._tx += data
         return len(data)
 
+    def _write_soon(self) -> None:
+        """Write out (`_write_out`) at the end of this loop pass, once for all that is queued."""
+        if not self._write_due and self._loop is not None:
+            self._write_due = True
+            self._loop.call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        self._write_due = False
+        self._on_writable()
+
     def _flush(self) -> None:
-        """Write what `_send` and `_publish_fast` gathered, in one system call; keep the
-        writer registered while the kernel cannot take all of it."""
-        self._flush_due = False
+        """Write what `_send` and `_publish_fast` gathered, in one system call; wait for the
+        socket to be writable while the kernel cannot take all of it."""
         tx = self._tx
         if not tx:
             return
@@ -722,7 +735,8 @@ class Connection:
 
     def _on_writable(self) -> None:
         try:
-            self._client.loop_write()
+            if self._client.want_write():
+                self._client.loop_write()
             if self._tx:
                 self._flush()
         except Exception:

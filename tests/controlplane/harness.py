@@ -145,6 +145,9 @@ class PlaneClient:
         self.base = f"campusctl/{site}"
         self.messages: list[tuple[str, bytes]] = []
         self.retained: dict[str, bytes] = {}
+        self.qos: dict[str, int] = {}
+        """The QoS of the last message on each topic (the client subscribes at QoS 1, so a
+        message arrives at the QoS it was published with)."""
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
@@ -159,6 +162,7 @@ class PlaneClient:
         with self._lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
             self.retained[msg.topic] = bytes(msg.payload)
+            self.qos[msg.topic] = msg.qos
 
     def on(self, suffix: str) -> list[Any]:
         """Every JSON payload seen on ``campusctl/<site>/<suffix>``, oldest first."""
