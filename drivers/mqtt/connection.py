@@ -73,6 +73,9 @@ MAX_FAST_PAYLOAD = 1 << 20
 """Larger QoS 0 payloads (none the controller sends) go through paho."""
 RECV_CHUNK = 65536
 """Bytes read from the socket at once; paho's small reads are then served from them."""
+MAX_TOP_UP = 4 * RECV_CHUNK
+"""A QoS 0 PUBLISH split across reads is completed in the receive buffer up to this size;
+a larger one is left to paho (each top-up copies what is buffered)."""
 FAST_RECEIVE = True
 """Parse QoS 0 PUBLISH packets without paho where possible (module docstring); read at connect."""
 _GATHERED = mqtt.MQTTMessageInfo(0)
@@ -141,6 +144,8 @@ class Connection:
         """Whether paho asked for writable events (it has packets queued)."""
         self._fast = False
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
+        self._partial = False
+        """The receive buffer ends in part of a QoS 0 PUBLISH that `_read_fast` will take."""
         self._last_in_field = ""
         self._fast_received = 0
         """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
@@ -544,6 +549,7 @@ class Connection:
         client = self._client
         fast = self._fast and client.socket() is not None
         parsed = 0
+        waiting = False
         try:
             budget = READ_BURST
             while budget > 0:
@@ -557,13 +563,20 @@ class Connection:
                     budget -= count
                     if budget == 0:
                         break
+                    if self._partial:
+                        more = self._top_up()
+                        if more:
+                            continue
+                        if more is None:
+                            waiting = True  # the rest comes with a later readable event
+                            break
                 before = self._received
                 if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
                 budget -= 1
                 if self._received == before and self._rx_pos >= len(self._rx):
                     break
-            if self._rx_pos < len(self._rx) and self._loop is not None:
+            if not waiting and self._rx_pos < len(self._rx) and self._loop is not None:
                 if client.socket() is None:
                     self._rx, self._rx_pos = b"", 0  # the connection's leftovers died with it
                 else:
@@ -605,6 +618,25 @@ class Connection:
         self._rx, self._rx_pos = data, 0
         return True
 
+    def _top_up(self) -> bool | None:
+        """Append what the socket has to a receive buffer that ends in part of a QoS 0
+        PUBLISH (`_partial`), so that `_read_fast` takes it whole rather than paho: True when
+        bytes came, None when there are none yet, False at the end of the stream or on a socket
+        error, which paho's read then meets again and handles."""
+        sock = self._client.socket()
+        if sock is None:
+            return False
+        try:
+            more = sock.recv(RECV_CHUNK)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return False
+        if not more:
+            return False
+        self._rx, self._rx_pos = self._rx[self._rx_pos :] + more, 0
+        return True
+
     def _read_fast(self, limit: int) -> int:
         """Hand up to `limit` complete QoS 0 PUBLISH packets at the front of the receive buffer
         to the message handler, as `_on_message` would; return how many.
@@ -619,6 +651,7 @@ class Connection:
         size = len(data)
         handle = self._handle_message
         count = 0
+        self._partial = False
         try:
             while count < limit and size - pos >= 2:
                 if data[pos] & 0xFE != 0x30:  # PUBLISH, no DUP, QoS 0; RETAIN either way
@@ -630,7 +663,8 @@ class Connection:
                     shift = 7
                     while True:
                         if body >= size:
-                            return count  # the length itself is not all here yet
+                            self._partial = True  # the length itself is not all here yet
+                            return count
                         byte = data[body]
                         body += 1
                         length |= (byte & 0x7F) << shift
@@ -644,6 +678,7 @@ class Connection:
                             )
                 end = body + length
                 if end > size:
+                    self._partial = length <= MAX_TOP_UP
                     break
                 topic_end = body + 2 + (data[body] << 8 | data[body + 1]) if length >= 2 else 0
                 if not body + 2 < topic_end <= end:  # v3.1.1: an empty topic is malformed
@@ -672,6 +707,8 @@ class Connection:
         finally:
             self._received += count
             self._fast_received += count
+            if size - pos == 1 and data[pos] & 0xFE == 0x30:
+                self._partial = True  # a PUBLISH of which only the first byte is here
             if pos >= size:
                 self._rx, self._rx_pos = b"", 0
             else:
