@@ -14,7 +14,7 @@ message per room per interval, not one per reading. After a reconnect everything
 published again (a broker restarted without persistence has forgotten it).
 
 Cost on the controller's hot path, where every reading of every point passes through
-`_on_reading`: a reading costs a dict lookup of its room (points of rooms this controller does
+`_on_readings`: a reading costs a dict lookup of its room (points of rooms this controller does
 not own are dropped there), a store of the reading itself and of the minute value, and marking
 the room dirty. Room messages go out in small slices every `tick`, so no single tick holds up
 the readings queued behind it (`ControlPlaneSettings.max_rooms_per_tick`).
@@ -55,7 +55,7 @@ from controller.controlplane_schema import (
     event_payload,
     rules_payload,
 )
-from controller.events import Audit
+from controller.events import Audit, Readings
 from controller.runtime import Controller
 from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
@@ -197,7 +197,7 @@ class ControlPlane:
         self._room_rate = self.settings.room_rate(len(self._rooms))
         self._started_at = controller.clock.now()
         bus = controller.bus
-        bus.subscribe(Reading, self._on_reading)
+        bus.subscribe(Readings, self._on_readings)
         bus.subscribe(Command, self._on_event)
         bus.subscribe(Transition, self._on_event)
         bus.subscribe(AlarmChanged, self._on_event)
@@ -215,7 +215,7 @@ class ControlPlane:
         if controller is None or driver is None:
             return
         bus = controller.bus
-        bus.unsubscribe(Reading, self._on_reading)
+        bus.unsubscribe(Readings, self._on_readings)
         for kind in (Command, Transition, AlarmChanged, Audit):
             bus.unsubscribe(kind, self._on_event)
         with contextlib.suppress(CampusError):
@@ -257,24 +257,27 @@ class ControlPlane:
 
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
-    def _on_reading(self, reading: Reading) -> None:
-        point = reading.point
-        room_id = self._point_room.get(point)
-        if room_id is None:
-            room_id = self._actuator_room.get(point)
+    def _on_readings(self, batch: Readings) -> None:
+        point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
+        last, dirty = self._last, self._dirty
+        for reading in batch.readings:
+            point = reading.point
+            room_id = point_room.get(point)
             if room_id is None:
-                return  # a room another shard publishes
-        else:
-            value = reading.value
-            if value is not None:
-                ts = reading.ts
-                series = self._series.get(point)
-                if series is not None and series.start <= ts < series.end:
-                    series.values[series.slot] = value  # History.add_reading's common case
-                else:
-                    self.history.add_reading(point, ts, value)
-        self._last[point] = reading
-        self._dirty[room_id] = None
+                room_id = actuator_room.get(point)
+                if room_id is None:
+                    continue  # a room another shard publishes
+            else:
+                value = reading.value
+                if value is not None:
+                    ts = reading.ts
+                    series = all_series.get(point)
+                    if series is not None and series.start <= ts < series.end:
+                        series.values[series.slot] = value  # History.add_reading's common case
+                    else:
+                        self.history.add_reading(point, ts, value)
+            last[point] = reading
+            dirty[room_id] = None
 
     def _on_event(self, event: object) -> None:
         payload = event_payload(event)

@@ -73,7 +73,7 @@ class History:
             raise ValueError(f"history needs at least one minute, got {minutes}")
         self.minutes = minutes
         self.by_point: dict[str, MinuteSeries] = {}
-        """Each point's series (the control plane's `_on_reading` inlines `add_reading`'s
+        """Each point's series (the control plane's `_on_readings` inlines `add_reading`'s
         common case on it)."""
         self._events: deque[dict[str, Any]] = deque(maxlen=events)
 

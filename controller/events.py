@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from campus.types import Reading
+
+
+class Readings(NamedTuple):
+    """The readings of one batch from a driver (a read burst), in arrival order, for the
+    campus's points and actuators' reported states: one bus event per batch rather than per
+    reading, as a busy campus sends thousands of readings a second."""
+
+    readings: list[Reading]
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ import logging
 import time
 
 from campus.model import ActuatorSpec, ActuatorType
-from campus.types import Command, Quality, Reading, Value
+from campus.types import Command, Quality, Value
+from controller.events import Readings
 from controller.runtime import Controller, show_value
 
 log = logging.getLogger("campusctl.resync")
@@ -49,12 +50,12 @@ class Resync:
         self._controller = controller
         self._actuators = controller.campus.actuators()
         controller.bus.subscribe(Command, self._on_command)
-        controller.bus.subscribe(Reading, self._on_reading)
+        controller.bus.subscribe(Readings, self._on_readings)
 
     async def stop(self) -> None:
         if self._controller is not None:
             self._controller.bus.unsubscribe(Command, self._on_command)
-            self._controller.bus.unsubscribe(Reading, self._on_reading)
+            self._controller.bus.unsubscribe(Readings, self._on_readings)
         for handle in self._later.values():
             handle.cancel()
         self._later.clear()
@@ -66,14 +67,16 @@ class Resync:
             self._tries.pop(actuator, None)
         self._sent[actuator] = (command, time.monotonic())
 
-    def _on_reading(self, reading: Reading) -> None:
-        actuator = reading.point
-        if actuator not in self._actuators:
-            return
-        if reading.quality is not Quality.GOOD or reading.value is None:
-            return
-        self._reported[actuator] = reading.value
-        self._check(actuator)
+    def _on_readings(self, batch: Readings) -> None:
+        actuators = self._actuators
+        for reading in batch.readings:
+            actuator = reading.point
+            if actuator not in actuators:
+                continue
+            if reading.quality is not Quality.GOOD or reading.value is None:
+                continue
+            self._reported[actuator] = reading.value
+            self._check(actuator)
 
     def _check(self, actuator: str) -> None:
         self._later.pop(actuator, None)

@@ -2,8 +2,8 @@
 
 Drivers hand readings over in batches; the engine is synchronous and pure, so the loop only
 waits for the next batch or the engine's next deadline (hold timers, staleness, time windows),
-whichever comes first, on the injected clock. Every reading and command is also emitted on the
-bus for the extensions (history, control plane, ...).
+whichever comes first, on the injected clock. Every batch of readings (controller.events.Readings)
+and every command is also emitted on the bus for the extensions (history, control plane, ...).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from campus.problems import CampusError
 from campus.types import Command, Reading, Value
 from controller import staff
 from controller.bus import Bus
-from controller.events import Audit
+from controller.events import Audit, Readings
 from controller.extension import Extension
 from controller.reload import ReloadReport
 from drivers.base import Driver, HandsOver
@@ -171,15 +171,14 @@ class Controller:
     def handle(self, batch: list[Reading]) -> None:
         """Feed a batch of readings to the engine (as readings that arrived together, see
         Engine.on_readings) and send what it decides."""
-        emit = self.bus.emit if self.bus.wants(Reading) else None
         cells = self._cells
+        known: list[Reading] = []
         taken: list[Reading] = []
         for reading in batch:
             cell = cells.get(reading.point)
             if cell is None:
                 continue
-            if emit is not None:
-                emit(reading)
+            known.append(reading)
             stats, name, is_actuator = cell
             if is_actuator:
                 stats.reported[name] = reading.value
@@ -187,6 +186,8 @@ class Controller:
             stats.readings += 1
             stats.values[name] = reading.value
             taken.append(reading)
+        if known and self.bus.wants(Readings):
+            self.bus.emit(Readings(known))
         if taken:
             self.readings += len(taken)
             self.send(self.engine.on_readings(taken))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from campus.model import Campus
+from controller.events import Readings
 from controller.history.changes import ChangeFilter
 from controller.history.schema import EVENT_TYPES, Schema
 from controller.history.settings import HistoryOptions, HistorySettings, resolve_settings
@@ -74,15 +75,21 @@ class Historian:
         )
         writer.start()
         self.writer, self._controller = writer, controller
+        controller.bus.subscribe(Readings, self._on_readings)
         for event_type in EVENT_TYPES:
             controller.bus.subscribe(event_type, writer.submit)
         waiting = f", {spool.count} points waiting from before" if spool.count else ""
         log.info("history on: %s; spool %s%s", sink.description, spool.path, waiting)
 
+    def _on_readings(self, batch: Readings) -> None:
+        if self.writer is not None:
+            self.writer.submit_all(batch.readings)
+
     async def stop(self) -> None:
         writer, controller = self.writer, self._controller
         if writer is None or controller is None:
             return
+        controller.bus.unsubscribe(Readings, self._on_readings)
         for event_type in EVENT_TYPES:
             controller.bus.unsubscribe(event_type, writer.submit)
         await asyncio.to_thread(writer.stop)

@@ -46,8 +46,9 @@ log = logging.getLogger("campusctl.history")
 PRECISION: Any = WritePrecision.US
 RESERVED = frozenset({"command", "rule", "alarm", "audit"})
 """Measurement names of the schema's own; a point or actuator must not be called so."""
-EVENT_TYPES: tuple[type, ...] = (Reading, Command, Transition, AlarmChanged, Audit)
-"""What the historian records, as emitted on the controller's bus."""
+EVENT_TYPES: tuple[type, ...] = (Command, Transition, AlarmChanged, Audit)
+"""What the historian records one event at a time, as emitted on the controller's bus; readings
+come a batch at a time (controller.events.Readings)."""
 ACTIVE_STATES = frozenset({"active", "releasing"})
 
 Field = float | int | bool | str

@@ -83,6 +83,14 @@ class Writer:
         if len(self._queue) == self.batch_size:
             self._wake.set()
 
+    def submit_all(self, events: Sequence[object]) -> None:
+        """Queue events in order (a batch of readings), as `submit` does one."""
+        queue = self._queue
+        before = len(queue)
+        queue.extend(events)
+        if before < self.batch_size <= len(queue):
+            self._wake.set()
+
     def start(self) -> None:
         self._thread.start()
 

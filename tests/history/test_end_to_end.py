@@ -18,6 +18,7 @@ from campus.broker import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.types import Command, Reading
+from controller.events import Readings
 from controller.history.settings import HistoryOptions
 from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
@@ -63,7 +64,7 @@ def test_the_dashboard_shows_what_the_controller_saw_and_did(
     seen: dict[str, list[float]] = {}
     controller.bus.subscribe(AlarmChanged, alarms.append)
     controller.bus.subscribe(Transition, transitions.append)
-    controller.bus.subscribe(Reading, lambda r: _note(seen, r))
+    controller.bus.subscribe(Readings, lambda batch: [_note(seen, r) for r in batch.readings])
     simulator = SimulatorRunner(
         World(campus, seed=3, start=start), clock, parse_broker_url(fresh_broker.url), step=5.0
     )
