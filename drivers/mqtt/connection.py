@@ -599,6 +599,8 @@ class Connection:
             except Exception:
                 self._stats.callback_errors += 1
                 log.exception("bug while handing over a batch of readings")
+            if self._write_due:
+                self._on_writable()  # the commands this burst caused: now, not a pass later
 
     def _fill(self) -> bool | None:
         """Read the socket into the empty receive buffer, as `_recv` would: True when bytes
