@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -128,6 +129,11 @@ class Controller:
                 len(self.rules.rules),
                 ", ".join(d.name for d in self.drivers) or "no driver",
             )
+            # The campus, rules, instances and extensions live as long as the process: keep
+            # them out of the collector's full passes, which otherwise walk all of them (a
+            # 10-20 ms pause for 1,000 rooms, now and then in the middle of readings). No
+            # collect first: it would delay the start by as long.
+            gc.freeze()
             self.ready.set()
             await self._loop()
 
