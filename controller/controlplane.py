@@ -273,7 +273,7 @@ class ControlPlane:
                     ts = reading.ts
                     series = all_series.get(point)
                     if series is not None and series.start <= ts < series.end:
-                        series.values[series.slot] = value  # History.add_reading's common case
+                        series.values[series.slot] = value  # MinuteSeries.add's common case
                     else:
                         self.history.add_reading(point, ts, value)
             last[point] = reading

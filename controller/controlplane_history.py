@@ -73,22 +73,18 @@ class History:
             raise ValueError(f"history needs at least one minute, got {minutes}")
         self.minutes = minutes
         self.by_point: dict[str, MinuteSeries] = {}
-        """Each point's series (the control plane's `_on_readings` inlines `add_reading`'s
+        """Each point's series (the control plane's `_on_readings` inlines `MinuteSeries.add`'s
         common case on it)."""
         self._events: deque[dict[str, Any]] = deque(maxlen=events)
 
     def add_reading(self, point: str, ts: float, value: float | bool | None) -> None:
-        """Called for every reading the control plane keeps (its hot path): the common case, a
-        reading in the same minute as the point's last one, is inlined."""
+        """A reading of `point` (None: no value, nothing kept)."""
         if value is None:
             return
         series = self.by_point.get(point)
         if series is None:
             series = self.by_point[point] = MinuteSeries(self.minutes)
-        if series.start <= ts < series.end:
-            series.values[series.slot] = value
-        else:
-            series.add(ts, value)
+        series.add(ts, value)
 
     def series(self, point: str, now: float) -> list[float | None]:
         found = self.by_point.get(point)

@@ -197,9 +197,7 @@ class RoomView:
     def __init__(self, room: Room, topic: str) -> None:
         self.id = room.id
         self.topic = topic
-        self.points = tuple(
-            (name, spec.id, spec.unit, spec.stale_after) for name, spec in room.points.items()
-        )
+        self.points = tuple((name, spec.id, spec.unit, spec) for name, spec in room.points.items())
         self.actuators = tuple((name, spec.id, spec.unit) for name, spec in room.actuators.items())
 
     def message(self, engine: Engine, last: Mapping[str, Seen], now: float) -> bytes:
@@ -208,50 +206,18 @@ class RoomView:
     def payload(self, engine: Engine, last: Mapping[str, Seen], now: float) -> dict[str, Any]:
         get = last.get
         points: dict[str, Any] = {}
-        for name, point_id, unit, stale_after in self.points:
+        for name, point_id, unit, spec in self.points:
             seen = get(point_id)
-            if seen is None:
-                points[name] = {
-                    "value": None,
-                    "unit": unit,
-                    "ts": None,
-                    "age": None,
-                    "quality": "none",
-                }
-                continue
-            value, ts = seen.value, seen.ts
-            if seen.quality is not GOOD:
-                quality = "unavailable"
-            elif stale_after is not None and now - ts > stale_after:
-                quality = "stale"
-            else:
-                quality = "good"
             points[name] = {
-                "value": json_value(value),
+                "value": json_value(seen.value) if seen is not None else None,
                 "unit": unit,
-                "ts": ts,
-                "age": round(now - ts, 1),
-                "quality": quality,
+                "ts": seen.ts if seen is not None else None,
+                "age": round(now - seen.ts, 1) if seen is not None else None,
+                "quality": point_quality(spec, seen, now),
             }
         actuators: dict[str, Any] = {}
         for name, actuator_id, unit in self.actuators:
-            holders = []
-            for h in engine.holders(actuator_id):
-                slot, value = h.slot, h.value
-                level = _LEVELS.get(slot)
-                if level is None:
-                    level = _LEVELS[slot] = slot_name(slot)
-                holders.append(
-                    {
-                        "slot": slot,
-                        "level": level,
-                        "value": json_value(value),
-                        "source": h.source,
-                        "reason": h.reason,
-                        "since": h.since,
-                        "until": h.until,
-                    }
-                )
+            holders = [holder_payload(h) for h in engine.holders(actuator_id)]
             winner = holders[0]
             value = engine.actuator_value(actuator_id)
             reported = get(actuator_id)

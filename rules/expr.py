@@ -265,7 +265,7 @@ class _Compiler:
         word = "and" if isinstance(node.op, ast.And) else "or"
         parts = [self.expect(v, depth, Type.BOOL, f"'{word}'") for v in node.values]
         fns = tuple(p.fn for p in parts)
-        fn = _kleene_and(fns) if word == "and" else _kleene_or(fns)
+        fn = _kleene(fns, decisive=word == "or")
         const = all(p.const for p in parts)
         return self.fold(Node(fn, Type.BOOL, const, self.source(node), word, tuple(parts)))
 
@@ -332,7 +332,7 @@ class _Compiler:
             compiled.append(right)
         if len(compiled) == 2:
             self.calls.refine_age_probe(operands, compiled)
-        fn = pairs[0] if len(pairs) == 1 else _kleene_and(tuple(pairs))
+        fn = pairs[0] if len(pairs) == 1 else _kleene(tuple(pairs), decisive=False)
         const = all(c.const for c in compiled)
         return self.fold(Node(fn, Type.BOOL, const, self.source(node)))
 
@@ -444,55 +444,30 @@ def _unknown_function(name: str) -> str:
     return f"unknown function {name!r}{hint}; functions are {', '.join(FUNCTIONS)}"
 
 
-def _kleene_and(fns: tuple[Fn, ...]) -> Fn:
-    if len(fns) == 2:
+def _kleene(fns: tuple[Fn, ...], decisive: bool) -> Fn:
+    """Three-valued `and` (decisive False) or `or` (decisive True): the decisive value as soon
+    as one part has it; else UNKNOWN if a part is UNKNOWN; else the other value."""
+    other = not decisive
+    if len(fns) == 2:  # the usual shape, with no loop
         first, second = fns
 
         def both(env: Env) -> Val:
             a = first(env)
-            if a is False:
-                return False
+            if a is decisive:
+                return decisive
             b = second(env)
-            if b is False:
-                return False
-            return True if a is True and b is True else UNKNOWN
+            if b is decisive:
+                return decisive
+            return other if a is other and b is other else UNKNOWN
 
         return both
 
     def fn(env: Env) -> Val:
-        result: Val = True
+        result: Val = other
         for f in fns:
             v = f(env)
-            if v is False:
-                return False
-            if v is UNKNOWN:
-                result = UNKNOWN
-        return result
-
-    return fn
-
-
-def _kleene_or(fns: tuple[Fn, ...]) -> Fn:
-    if len(fns) == 2:
-        first, second = fns
-
-        def either(env: Env) -> Val:
-            a = first(env)
-            if a is True:
-                return True
-            b = second(env)
-            if b is True:
-                return True
-            return False if a is False and b is False else UNKNOWN
-
-        return either
-
-    def fn(env: Env) -> Val:
-        result: Val = False
-        for f in fns:
-            v = f(env)
-            if v is True:
-                return True
+            if v is decisive:
+                return decisive
             if v is UNKNOWN:
                 result = UNKNOWN
         return result

@@ -192,16 +192,6 @@ def parse_object(topic: str, payload: bytes) -> dict[str, object]:
 def value_in(target: Target, obj: dict[str, object], payload: bytes) -> Value | None:
     """The target's value in a parsed Z2M object; None when the key is absent or null."""
     raw = obj.get(target.key)
-    kind = type(raw)
-    if not target.actuator:
-        # the common cases first: a JSON bool for a bool point, a finite plausible number
-        if kind is bool and target.type is ValueType.BOOL:
-            return raw  # type: ignore[return-value]
-        if (kind is int or kind is float) and target.type is ValueType.NUMBER and _finite(raw):  # type: ignore[arg-type]
-            number = float(raw)  # type: ignore[arg-type]
-            plausible = target.range
-            if plausible is None or plausible[0] <= number <= plausible[1]:
-                return number
     if target.actuator and target.type is ValueType.NUMBER and _is_off(obj.get("state")):
         return 0.0  # a dimmed-off light or stopped fan remembers its level; it delivers none
     if raw is None:

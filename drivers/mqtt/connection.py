@@ -555,7 +555,7 @@ class Connection:
             while budget > 0:
                 if fast and client._in_packet["command"] == 0:
                     if self._rx_pos >= len(self._rx):
-                        filled = self._fill()
+                        filled = self._read_more()
                         if filled is None:
                             break  # nothing to read: paho has no packet half read either
                     count = self._read_fast(budget)
@@ -564,7 +564,7 @@ class Connection:
                     if budget == 0:
                         break
                     if self._partial:
-                        more = self._top_up()
+                        more = self._read_more()
                         if more:
                             continue
                         if more is None:
@@ -602,10 +602,12 @@ class Connection:
             if self._write_due:
                 self._on_writable()  # the commands this burst caused: now, not a pass later
 
-    def _fill(self) -> bool | None:
-        """Read the socket into the empty receive buffer, as `_recv` would: True when bytes
-        came, None when there are none yet, False at the end of the stream or on a socket
-        error, which paho's read then meets again and handles (closing the connection)."""
+    def _read_more(self) -> bool | None:
+        """Append what the socket has to what is left unread in the receive buffer (nothing,
+        or part of a QoS 0 PUBLISH that `_read_fast` then takes whole rather than paho): True
+        when bytes came, None when there are none yet, False at the end of the stream or on a
+        socket error, which paho's read then meets again and handles (closing the
+        connection)."""
         sock = self._client.socket()
         if sock is None:
             return False
@@ -617,26 +619,7 @@ class Connection:
             return False
         if not data:
             return False
-        self._rx, self._rx_pos = data, 0
-        return True
-
-    def _top_up(self) -> bool | None:
-        """Append what the socket has to a receive buffer that ends in part of a QoS 0
-        PUBLISH (`_partial`), so that `_read_fast` takes it whole rather than paho: True when
-        bytes came, None when there are none yet, False at the end of the stream or on a socket
-        error, which paho's read then meets again and handles."""
-        sock = self._client.socket()
-        if sock is None:
-            return False
-        try:
-            more = sock.recv(RECV_CHUNK)
-        except BlockingIOError:
-            return None
-        except OSError:
-            return False
-        if not more:
-            return False
-        self._rx, self._rx_pos = self._rx[self._rx_pos :] + more, 0
+        self._rx, self._rx_pos = self._rx[self._rx_pos :] + data, 0
         return True
 
     def _read_fast(self, limit: int) -> int:

@@ -347,7 +347,7 @@ async def test_a_length_split_between_reads_waits_for_the_rest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A packet cut inside its remaining length or its body is completed in the receive
-    buffer (`_top_up`) and still taken by the fast path; the stream stays in step."""
+    buffer (`_read_more`) and still taken by the fast path; the stream stays in step."""
     async with RawBroker() as raw, connected(raw.url, ["#"]) as h:
         client = await raw.connections.get()
         stream = b"".join(publish_packet(b"s/t", bytes([i]) * (i * 97)) for i in range(1, 40))
