@@ -93,6 +93,10 @@ class Controller:
         self._inbox: asyncio.Queue[list[Reading]] = asyncio.Queue()
         self._waiting_until = float("inf")
         """The engine deadline `_loop` sleeps until (inf: none)."""
+        self._stopping = False
+        """Set as the stop begins: batches drivers hand over are no longer handled. The
+        extensions stop first (the historian's last write among them), so a reading taken after
+        that would make commands nobody records."""
 
     def _route_commands(self) -> dict[str, Driver]:
         routes: dict[str, Driver] = {}
@@ -123,6 +127,7 @@ class Controller:
             for extension in self.extensions:
                 await extension.start(self)
                 stack.push_async_callback(extension.stop)
+            stack.callback(setattr, self, "_stopping", True)
             log.info(
                 "controlling %d rooms with %d rules via %s",
                 len(self.rooms),
@@ -168,6 +173,9 @@ class Controller:
     def _take(self, batch: list[Reading]) -> None:
         """A batch straight from a driver's read callback (drivers.base.HandsOver): handled at
         once, no task hop; `_loop` is woken only when the engine now has an earlier deadline."""
+        if self._stopping:
+            log.debug("stopping: %d readings not taken", len(batch))
+            return
         self.handle(batch)
         deadline = self.engine.next_deadline()
         if deadline is not None and deadline < self._waiting_until:

@@ -61,9 +61,11 @@ def test_the_dashboard_shows_what_the_controller_saw_and_did(
     controller = build_controller(campus, ruleset, clock, options)
     alarms: list[AlarmChanged] = []
     transitions: list[Transition] = []
+    sent: list[Command] = []
     seen: dict[str, list[float]] = {}
     controller.bus.subscribe(AlarmChanged, alarms.append)
     controller.bus.subscribe(Transition, transitions.append)
+    controller.bus.subscribe(Command, sent.append)
     controller.bus.subscribe(Readings, lambda batch: [_note(seen, r) for r in batch.readings])
     simulator = SimulatorRunner(
         World(campus, seed=3, start=start), clock, parse_broker_url(fresh_broker.url), step=5.0
@@ -104,7 +106,7 @@ def test_the_dashboard_shows_what_the_controller_saw_and_did(
 
     for room in campus.rooms:
         building, key = room.id.split(".")
-        mine = [c for c in controller.recent if c.actuator.startswith(room.id + ".")]
+        mine = [c for c in sent if c.actuator.startswith(room.id + ".")]
         commands = show("Commands", building=building, room=key)
         assert [(c["actuator"], c["value"], c["by"], c["reason"]) for c in commands] == [
             _row(c) for c in reversed(mine)
