@@ -105,8 +105,10 @@ def mismatches(controller: Controller, world: World) -> list[str]:
     return wrong
 
 
-def retained_after_restart(url: str, site: str) -> dict[str, bytes]:
-    """What a client that connects now gets at once: the retained control-plane messages."""
+def retained_after_restart(url: str, site: str, rooms: int) -> dict[str, bytes]:
+    """What a client that connects now gets at once: the retained control-plane messages
+    (waiting, up to a deadline, until the `rooms` room states are among them: they arrive one
+    by one on paho's thread)."""
     address = parse_broker_url(url)
     got: dict[str, bytes] = {}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
@@ -116,7 +118,7 @@ def retained_after_restart(url: str, site: str) -> dict[str, bytes]:
     client.loop_start()
     try:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not any("/room/" in t for t in got):
+        while time.monotonic() < deadline and sum("/room/" in t for t in list(got)) < rooms:
             time.sleep(0.02)
     finally:
         client.disconnect()
@@ -168,7 +170,9 @@ async def _scenario(broker: KillableMosquitto, folder: Path) -> None:
             "the purge window must still be open: the check above proved nothing"
         )
         assert driver.stats.connects >= 2
-        retained = await asyncio.to_thread(retained_after_restart, broker.url, "outage")
+        retained = await asyncio.to_thread(
+            retained_after_restart, broker.url, "outage", len(campus.rooms)
+        )
         assert retained.get("campusctl/outage/status") == b"online"
         rooms = [t for t in retained if t.startswith("campusctl/outage/room/")]
         assert len(rooms) == len(campus.rooms), rooms

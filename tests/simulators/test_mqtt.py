@@ -160,6 +160,6 @@ def test_cli_runs_for_a_duration_and_goes_offline(
     )
     assert cli.run(args) == 0
     sensor = f"{prefix}/b1-r101-multisensor"
-    asyncio.run(until(lambda: recorder.on(f"{sensor}/availability")[-1] == OFFLINE, "offline"))
+    asyncio.run(until(lambda: recorder.on(f"{sensor}/availability")[-1:] == [OFFLINE], "offline"))
     assert recorder.on(f"{sensor}/availability")[0] == b'{"state":"online"}'
     assert len(recorder.on(sensor)) >= 5

@@ -80,9 +80,12 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
             await loaded(pilot, app)
             await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
             await until(pilot, lambda: {a.room for a in app.state.alarms}, "the test alarms")
-            alarmed = {a.room for a in app.state.alarms}
-            order = rows(app, "#rooms")
-            assert set(order[: len(alarmed)]) == alarmed, "rooms with alarms come first"
+
+            def alarmed_first() -> bool:  # the table is redrawn on the next refresh tick
+                alarmed = {a.room for a in app.state.alarms}
+                return set(rows(app, "#rooms")[: len(alarmed)]) == alarmed
+
+            await until(pilot, alarmed_first, "rooms with alarms first in the table")
 
             await pilot.press("k")
             classrooms = {r.id for r in campus.campus.rooms if r.kind == "classroom"}

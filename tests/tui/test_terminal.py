@@ -86,7 +86,10 @@ async def test_campusctl_tui_in_tmux(broker: Broker, tmp_path: Path) -> None:
         ]  # fmt: skip
         async with terminal(command) as tmux:
             screen = await tmux.until(
-                lambda text: "science.lab1" in text and "online" in text, "the overview"
+                lambda text: (
+                    "science.lab1" in text and "online" in text and "Nordby School" in text
+                ),
+                "the overview with the site's name",
             )
             assert "Nordby School" in screen
             assert "CO2" in screen
