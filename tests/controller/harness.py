@@ -35,6 +35,23 @@ P = ParamSpec("P")
 START = parse_start("2026-11-23 08:20", "Europe/Oslo")
 """A Monday, during the first lesson."""
 SENSOR = "zigbee2mqtt/main-r101-multisensor"
+LIGHT_RULES = """\
+rules:
+  - id: lights
+    rooms: id == "main.r101"
+    when: occupancy and illuminance < 300
+    set:
+      lights: on
+"""
+"""Lights on in main.r101 while it is occupied and dark."""
+
+
+def rules_folder(tmp_path: Path, text: str) -> Path:
+    """A rules folder under `tmp_path` with `text` as its one file."""
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(text)
+    return folder
 
 
 def demo_campus() -> Campus:

@@ -17,19 +17,18 @@ import pytest
 from campus.clock import ScaledClock
 from controller.cli import main
 from tests.conftest import EXAMPLES, ROOT
-from tests.controller.harness import SENSOR, START, Devices, run_async, running, wait_for
+from tests.controller.harness import (
+    LIGHT_RULES,
+    SENSOR,
+    START,
+    Devices,
+    run_async,
+    running,
+    wait_for,
+)
 from tests.support.mosquitto import Broker
 
 pytestmark = pytest.mark.mqtt
-
-RULES = """\
-rules:
-  - id: lights
-    rooms: id == "main.r101"
-    when: occupancy and illuminance < 300
-    set:
-      lights: on
-"""
 
 
 @run_async
@@ -38,7 +37,7 @@ async def test_explain_asks_the_running_controller(
 ) -> None:
     folder = tmp_path / "rules"
     folder.mkdir()
-    (folder / "r.yaml").write_text(RULES)
+    (folder / "r.yaml").write_text(LIGHT_RULES)
     state = tmp_path / "state.sqlite"
     devices = Devices(fresh_broker)
     try:
@@ -87,7 +86,7 @@ def test_explain_without_a_controller_says_so(
 def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Path) -> None:
     folder = tmp_path / "rules"
     folder.mkdir()
-    (folder / "r.yaml").write_text(RULES)
+    (folder / "r.yaml").write_text(LIGHT_RULES)
     command = [
         sys.executable,
         "-m",
@@ -131,7 +130,7 @@ def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Pat
 
     try:
         wait("controlling 10 rooms with 1 rules")
-        (folder / "r.yaml").write_text(RULES.replace("300", "200"))
+        (folder / "r.yaml").write_text(LIGHT_RULES.replace("300", "200"))
         process.send_signal(signal.SIGHUP)
         wait("reload: ~ rule lights: when changed")
         wait("audit: SIGHUP reload-rules ~ rule lights: when changed")

@@ -13,9 +13,11 @@ from campus.clock import ScaledClock
 from controller.events import Audit
 from rules.instance import State
 from tests.controller.harness import (
+    LIGHT_RULES,
     SENSOR,
     START,
     Devices,
+    rules_folder,
     run_async,
     running,
     sent,
@@ -36,14 +38,6 @@ rules:
     set:
       ventilation: 100
 """
-LIGHT_RULES = """\
-rules:
-  - id: lights
-    rooms: id == "main.r101"
-    when: occupancy and illuminance < 300
-    set:
-      lights: on
-"""
 
 
 @pytest.fixture
@@ -51,13 +45,6 @@ def devices(fresh_broker: Broker) -> Iterator[Devices]:
     client = Devices(fresh_broker)
     yield client
     client.close()
-
-
-def rules_folder(tmp_path: Path, text: str) -> Path:
-    folder = tmp_path / "rules"
-    folder.mkdir()
-    (folder / "rules.yaml").write_text(text)
-    return folder
 
 
 @run_async

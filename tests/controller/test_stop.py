@@ -14,19 +14,19 @@ from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver
 from rules.loader import load_rules
-from tests.controller.harness import SENSOR, START, Devices, demo_campus, run_async, wait_for
+from tests.controller.harness import (
+    LIGHT_RULES,
+    SENSOR,
+    START,
+    Devices,
+    demo_campus,
+    rules_folder,
+    run_async,
+    wait_for,
+)
 from tests.support.mosquitto import Broker
 
 pytestmark = pytest.mark.mqtt
-
-LIGHT_RULES = """\
-rules:
-  - id: lights
-    rooms: id == "main.r101"
-    when: occupancy and illuminance < 300
-    set:
-      lights: on
-"""
 
 
 class ReportsWhileStopping:
@@ -58,10 +58,8 @@ async def test_readings_after_the_stop_begins_make_no_commands(
 ) -> None:
     devices = Devices(fresh_broker)
     try:
-        (tmp_path / "rules").mkdir()
-        (tmp_path / "rules" / "rules.yaml").write_text(LIGHT_RULES)
         campus = demo_campus()
-        ruleset = load_rules([tmp_path / "rules"], campus)
+        ruleset = load_rules([rules_folder(tmp_path, LIGHT_RULES)], campus)
         assert ruleset.ok, [str(p) for p in ruleset.problems]
         clock = ScaledClock(START, speed=600.0)  # past the lights' min_switch_interval soon
         options = ServiceOptions(broker_url=fresh_broker.url, settle=0.0, watch_rules=0)

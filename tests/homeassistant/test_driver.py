@@ -170,6 +170,7 @@ async def test_the_token_is_never_logged_and_a_rejected_one_is_retried(
     assert ha.token not in caplog.text
 
 
+@pytest.mark.faults
 @run_async
 async def test_a_restart_of_home_assistant_is_survived_and_states_are_read_again(
     ha: HomeAssistant, tmp_path: Path

@@ -145,6 +145,7 @@ async def test_every_protocol_feeds_its_points_stamped_by_the_clock(tmp_path: Pa
         assert ports["pm"].polls == 0, "an SDS011 streams"
 
 
+@pytest.mark.faults
 @run_async
 async def test_garbage_and_bad_checksums_are_counted_logged_and_skipped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -176,6 +177,7 @@ async def test_garbage_and_bad_checksums_are_counted_logged_and_skipped(
         await b.next_reading("pm2_5")
 
 
+@pytest.mark.faults
 @run_async
 async def test_a_silent_sensor_times_out_and_its_port_is_reopened(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -222,6 +224,7 @@ def _value(b: Bench, point: str) -> object:
     return None if reading is None else reading.value
 
 
+@pytest.mark.faults
 @run_async
 async def test_unplug_and_replug_recover_within_5_s(
     tmp_path: Path, caplog: pytest.LogCaptureFixture

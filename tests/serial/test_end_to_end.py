@@ -65,6 +65,7 @@ def fan_levels(peer: Peer) -> list[float]:
     return [json.loads(p)["percentage"] for p in peer.payloads(FAN_SET)]
 
 
+@pytest.mark.faults
 def test_a_serial_co2_sensor_drives_an_mqtt_fan_and_survives_its_cable(
     broker: Broker, tmp_path: Path
 ) -> None:
