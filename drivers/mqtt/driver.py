@@ -200,7 +200,6 @@ class MqttDriver:
             self._held[actuator] = (topic, payload)
             return
         self.stats.commands_sent += 1
-        self._conn.write_now()  # before the bookkeeping this command causes (event stream ...)
 
     def _publish_now(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._conn.connected:

@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -196,24 +195,6 @@ async def test_commands_are_published_exactly_with_qos_1_not_retained(broker: Br
             assert not message.retain
         assert peer.payloads(f"{prefix}/b1/r102/lights/cmnd") == [b"ON"]
         assert driver.stats.commands_sent == 6
-
-
-@run_async
-async def test_a_command_goes_out_at_once_not_at_the_end_of_the_loop_pass(broker: Broker) -> None:
-    """The event loop is kept busy after the send (as the bookkeeping of a burst of readings
-    keeps it): the command must already be on the wire, and what was gathered before it too."""
-    prefix = new_prefix()
-    async with running(broker, prefix) as (driver, peer, _):
-        topic = device_topic(prefix, "fan") + "/set"
-        peer.subscribe(topic, qos=1)
-        peer.subscribe(f"{prefix}/gathered", qos=0)
-        driver.publish(f"{prefix}/gathered", b"first", qos=0)
-        driver.send(Command("b1.r101.fan", 60.0, T0, "rule:test", 8, "test"))
-        deadline = time.monotonic() + 5
-        while len(peer.received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)  # noqa: ASYNC251 -- blocking on purpose: the loop must not write it
-        assert peer.payloads(f"{prefix}/gathered") == [b"first"]
-        assert peer.payloads(topic) == [b'{"percentage":60}']
 
 
 @run_async
