@@ -169,6 +169,29 @@ async def test_qos1_between_qos0_goes_through_paho_and_keeps_the_order(
 
 
 @run_async
+async def test_qos0_behind_a_puback_stays_fast_while_publishes_are_in_flight(
+    broker: Broker, peer: Peer
+) -> None:
+    """paho's `loop_read` reads as many packets as QoS 1 messages are in flight: with commands
+    awaiting their PUBACK it would take the QoS 0 readings behind a PUBACK too (an engine that
+    falls behind sends more commands, which slowed its reading: the collapse at 48k/s)."""
+    prefix = f"fastrx/inflight{next(_ids)}"
+    sent = [(f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()) for i in range(200)]
+    async with connected(broker.url, [f"{prefix}/#"]) as h:
+        h.conn.publish(f"{prefix}-out/first", b"1", qos=1)  # its PUBACK leads what follows
+        await asyncio.sleep(0)  # the pass's gathered write: on the wire
+        # The event loop is held from here on, so all of it waits in the socket.
+        publish_all(peer, sent)
+        for n in range(30):  # in flight for paho; written only when the loop runs again
+            h.conn.publish(f"{prefix}-out/more", str(n).encode(), qos=1)
+        time.sleep(0.3)  # noqa: ASYNC251 -- blocking on purpose: the broker delivers meanwhile
+        got = await h.until(len(sent))
+        assert got == sent
+        assert h.conn._fast_received == len(sent)
+        assert h.stats.callback_errors == 0
+
+
+@run_async
 async def test_a_packet_bigger_than_one_socket_read_arrives_intact(
     broker: Broker, peer: Peer
 ) -> None:
