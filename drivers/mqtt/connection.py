@@ -574,6 +574,8 @@ class Connection:
                         if more is None:
                             waiting = True  # the rest comes with a later readable event
                             break
+                    elif count and self._rx_pos >= len(self._rx):
+                        continue  # all taken: read the socket again here, not through paho
                 before = self._received
                 read = self._read_one_by_paho() if fast else client.loop_read()
                 if read != MQTTErrorCode.MQTT_ERR_SUCCESS:

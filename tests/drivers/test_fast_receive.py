@@ -131,8 +131,10 @@ async def test_a_burst_of_qos0_arrives_in_order_exactly(
             assert h.stats.callback_errors == 0
             if fast:
                 assert h.conn._fast
-                # All but the packets that straddle a 64 KB read come the fast way.
-                assert h.conn._fast_received > len(live) * 9 // 10
+                # Every one comes the fast way, those straddling a 64 KB read too, and those
+                # in the socket when a read emptied the buffer (they once went through paho:
+                # 3,564 of 4,000 fast in one CI run).
+                assert h.conn._fast_received == len(retained) + len(live)
             else:
                 assert h.conn._fast_received == 0
     finally:
