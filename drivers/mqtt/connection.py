@@ -23,8 +23,12 @@ about a quarter of the controller's CPU in the campus-load benchmark. Device tel
 PUBLISH, so whenever paho sits between packets `_on_readable` parses those itself, straight out
 of the buffered socket read (`_read_fast`), and hands topic and payload to the same handler as
 `_on_message` (paho would call it for every PUBLISH too: we register no per-topic callbacks).
+A PUBACK (the broker acknowledging a QoS 1 command) is taken there too and given to paho's own
+bookkeeping (`_do_on_publish`, as paho's `_handle_pubackcomp` does), without paho's three reads,
+decoding and packet objects for a 4-byte packet (at 30,000 readings/s, 1,440 commands/s: 24.9
+vs 26.3 µs a reading, medians of three).
 It tells paho's keepalive check about those reads once per burst. Everything else goes to
-paho's ``loop_read`` as before: other packet types, QoS 1/2 (acknowledgements), a packet not
+paho's ``loop_read`` as before: other packet types, QoS 1/2 PUBLISH, a packet not
 yet complete in the buffer, MQTT 5 (properties), TLS (no shared buffer), or a paho without the
 internals `_fast_receive_possible` checks. A stream that can no longer be framed drops the
 connection, as paho does. ``FAST_RECEIVE = False`` turns the fast path off.
@@ -51,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -80,6 +85,9 @@ FAST_RECEIVE = True
 """Parse QoS 0 PUBLISH packets without paho where possible (module docstring); read at connect."""
 _GATHERED = mqtt.MQTTMessageInfo(0)
 """What `Connection.publish` returns for a message `_publish_fast` took (rc: success)."""
+_PUBACK = (ReasonCode(PacketTypes.PUBACK), Properties(PacketTypes.PUBACK))  # type: ignore[no-untyped-call]
+"""The reason code (success) and the empty properties paho gives on_publish for an MQTT 3.1.1
+PUBACK; one pair for all, as our `_on_publish` reads neither."""
 _LAST_IN_FIELDS = ("_last_bytes_received", "_last_msg_in")
 """paho's time of the last inbound traffic, which its keepalive check reads (2.2, 2.0/2.1)."""
 
@@ -149,6 +157,8 @@ class Connection:
         self._last_in_field = ""
         self._fast_received = 0
         """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
+        self._fast_acks = 0
+        """PUBACKs `_read_fast` took."""
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings
@@ -477,8 +487,11 @@ class Connection:
             return False
         if not hasattr(client, "_msgtime_mutex"):
             return False
-        if not callable(getattr(client, "_packet_read", None)) or not callable(
-            getattr(client, "_loop_rc_handle", None)
+        for name in ("_packet_read", "_loop_rc_handle", "_do_on_publish"):
+            if not callable(getattr(client, name, None)):
+                return False
+        if not isinstance(getattr(client, "_out_messages", None), dict) or not hasattr(
+            client, "_out_message_mutex"
         ):
             return False
         for name in _LAST_IN_FIELDS:
@@ -644,7 +657,8 @@ class Connection:
 
     def _read_fast(self, limit: int) -> int:
         """Hand up to `limit` complete QoS 0 PUBLISH packets at the front of the receive buffer
-        to the message handler, as `_on_message` would; return how many.
+        to the message handler, as `_on_message` would, and take the PUBACKs among them
+        (`_acknowledged`); return how many packets.
 
         Stops at the first packet that is anything else or not complete yet: paho reads that
         one. Raises `_Unframeable` on a bad remaining length, an empty topic or a topic longer
@@ -655,11 +669,18 @@ class Connection:
         data, pos = self._rx, self._rx_pos
         size = len(data)
         handle = self._handle_message
-        count = 0
+        count = acks = 0
         self._partial = False
         try:
-            while count < limit and size - pos >= 2:
+            while count + acks < limit and size - pos >= 2:
                 if data[pos] & 0xFE != 0x30:  # PUBLISH, no DUP, QoS 0; RETAIN either way
+                    if data[pos] == 0x40 and data[pos + 1] == 2 and size - pos >= 4:  # PUBACK
+                        mid = data[pos + 2] << 8 | data[pos + 3]
+                        pos += 4
+                        acks += 1
+                        if self._acknowledged(mid):
+                            continue
+                        break  # paho met an error there and has handled it
                     break
                 length = data[pos + 1]
                 body = pos + 2
@@ -712,13 +733,32 @@ class Connection:
         finally:
             self._received += count
             self._fast_received += count
+            self._fast_acks += acks
             if size - pos == 1 and data[pos] & 0xFE == 0x30:
                 self._partial = True  # a PUBLISH of which only the first byte is here
             if pos >= size:
                 self._rx, self._rx_pos = b"", 0
             else:
                 self._rx_pos = pos
-        return count
+        return count + acks
+
+    def _acknowledged(self, mid: int) -> bool:
+        """A PUBACK for `mid`, handled as paho's `_handle_pubackcomp` handles it (MQTT 3.1.1);
+        False when paho's bookkeeping returned an error (handled as its read would)."""
+        client = self._client
+        with client._out_message_mutex:
+            if mid not in client._out_messages:
+                return True
+            try:
+                rc = client._do_on_publish(mid, *_PUBACK)
+            except Exception:
+                self._stats.callback_errors += 1
+                log.exception("bug while handling the acknowledgement of message %d", mid)
+                return True
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return True
+        client._loop_rc_handle(rc)
+        return False
 
     def _note_inbound(self) -> None:
         """Tell paho's keepalive check that the broker sent something (as its reads do)."""

@@ -194,6 +194,32 @@ async def test_qos0_behind_a_puback_stays_fast_while_publishes_are_in_flight(
 
 
 @run_async
+async def test_pubacks_are_taken_on_the_fast_path_and_paho_keeps_count(
+    broker: Broker, peer: Peer
+) -> None:
+    """A command's PUBACK is handled without paho's read (paho's bookkeeping still runs): every
+    message is published, paho has nothing left in flight, and the ones paho queued beyond its
+    in-flight window (20) went out as acknowledgements came back."""
+    prefix = f"fastrx/acks{next(_ids)}"
+    sent = [(f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()) for i in range(300)]
+    async with connected(broker.url, [f"{prefix}/#"]) as h:
+        client = h.conn._client
+        acks_before = h.conn._fast_acks  # the connection's own `online`, if it came this way
+        infos = []
+        for n in range(100):
+            infos.append(h.conn.publish(f"{prefix}-out/{n % 7}", str(n).encode(), qos=1))
+            if n % 10 == 0:
+                publish_all(peer, sent[3 * n : 3 * n + 30])
+        got = await h.until(len(sent))
+        await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
+        assert got == sent
+        assert h.conn._fast_acks - acks_before == len(infos)
+        assert client._out_messages == {}
+        assert client._inflight_messages == 0
+        assert h.stats.callback_errors == 0
+
+
+@run_async
 async def test_a_packet_bigger_than_one_socket_read_arrives_intact(
     broker: Broker, peer: Peer
 ) -> None:
