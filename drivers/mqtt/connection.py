@@ -625,7 +625,7 @@ class Connection:
     def _read_one_by_paho(self) -> MQTTErrorCode:
         """paho's `loop_read` for exactly one packet. `loop_read` itself reads as many packets
         as QoS 1/2 messages are in flight, so with commands awaiting their PUBACK it took the
-        QoS 0 readings after the PUBACK down paho's slow path too (at 40,000 readings/s more
+        QoS 0 readings after the packet down paho's slow path too (at 40,000 readings/s more
         than half the engine's time was there)."""
         client = self._client
         if client.socket() is None:

@@ -171,18 +171,20 @@ async def test_qos1_between_qos0_goes_through_paho_and_keeps_the_order(
 
 
 @run_async
-async def test_qos0_behind_a_puback_stays_fast_while_publishes_are_in_flight(
+async def test_qos0_behind_a_packet_for_paho_stays_fast_while_publishes_are_in_flight(
     broker: Broker, peer: Peer
 ) -> None:
     """paho's `loop_read` reads as many packets as QoS 1 messages are in flight: with commands
-    awaiting their PUBACK it would take the QoS 0 readings behind a PUBACK too (an engine that
-    falls behind sends more commands, which slowed its reading: the collapse at 48k/s)."""
+    awaiting their PUBACK it would take the QoS 0 readings behind a packet the fast path leaves
+    to paho (here a SUBACK; before PUBACKs were taken fast, a PUBACK) too: an engine that falls
+    behind sends more commands, which slowed its reading (the collapse at 48k/s)."""
     prefix = f"fastrx/inflight{next(_ids)}"
     sent = [(f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()) for i in range(200)]
     async with connected(broker.url, [f"{prefix}/#"]) as h:
-        h.conn.publish(f"{prefix}-out/first", b"1", qos=1)  # its PUBACK leads what follows
+        h.conn.subscribe([f"{prefix}-other/#"])  # its SUBACK leads what follows
         await asyncio.sleep(0)  # the pass's gathered write: on the wire
         # The event loop is held from here on, so all of it waits in the socket.
+        time.sleep(0.05)  # noqa: ASYNC251 -- the SUBACK first
         publish_all(peer, sent)
         for n in range(30):  # in flight for paho; written only when the loop runs again
             h.conn.publish(f"{prefix}-out/more", str(n).encode(), qos=1)
