@@ -312,9 +312,15 @@ class Connection:
     def publish(
         self, topic: str, payload: bytes, qos: int = 0, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
-        if qos == 0 and self._fast and self.connected and not self._client.want_write():
+        if qos == 0 and self._fast and self.connected:
+            client = self._client
+            if client.want_write():
+                # paho's queued packets (a command just published) into the gather buffer
+                # first, as the end of this pass would: the order holds, and this message need
+                # not go through paho's publish behind them
+                client.loop_write()
             name = topic.encode()
-            if len(name) <= 0xFFFF and len(payload) <= MAX_FAST_PAYLOAD:
+            if not client.want_write() and len(name) <= 0xFFFF and len(payload) <= MAX_FAST_PAYLOAD:
                 self._publish_fast(name, payload, retain)
                 return _GATHERED
         return self._client.publish(topic, payload, qos, retain)
@@ -322,7 +328,7 @@ class Connection:
     def _publish_fast(self, name: bytes, payload: bytes, retain: bool) -> None:
         """A QoS 0 PUBLISH framed here (MQTT 3.1.1) and gathered with everything else written
         in this loop pass: no paho packet, message info or on_publish call per message. Taken
-        only while paho has nothing queued, so the order of all writes is kept."""
+        only once paho has nothing queued, so the order of all writes is kept."""
         tx = self._tx
         tx.append(0x31 if retain else 0x30)
         length = 2 + len(name) + len(payload)
