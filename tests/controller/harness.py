@@ -12,7 +12,6 @@ import contextlib
 import functools
 import json
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -89,15 +88,6 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
         asyncio.run(fn(*args, **kwargs))
 
     return wrapper
-
-
-async def wait_for(condition: Callable[[], object], what: str, deadline: float = 15.0) -> None:
-    """Poll `condition` until true; fail naming `what` after `deadline` wall seconds."""
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def sent(controller: Controller, actuator: str) -> list[Command]:

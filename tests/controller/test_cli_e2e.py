@@ -24,9 +24,9 @@ from tests.controller.harness import (
     Devices,
     run_async,
     running,
-    wait_for,
 )
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

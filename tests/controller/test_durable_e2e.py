@@ -21,9 +21,9 @@ from tests.controller.harness import (
     run_async,
     running,
     sent,
-    wait_for,
 )
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

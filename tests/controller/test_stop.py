@@ -22,9 +22,9 @@ from tests.controller.harness import (
     demo_campus,
     rules_folder,
     run_async,
-    wait_for,
 )
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

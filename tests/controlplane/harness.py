@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import json
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from rules.loader import load_rules
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 P = ParamSpec("P")
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,15 +123,6 @@ async def running_campus(
         runner.stop()
         if sim is not None:
             await sim
-
-
-async def wait_for(condition: Callable[[], object], what: str, deadline: float = 10.0) -> None:
-    """Poll `condition` until it is true; fail naming `what` after `deadline` wall seconds."""
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class PlaneClient:

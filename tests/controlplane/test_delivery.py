@@ -21,9 +21,9 @@ from tests.controlplane.harness import (
     RunningCampus,
     run_async,
     running_campus,
-    wait_for,
 )
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

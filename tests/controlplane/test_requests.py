@@ -15,9 +15,9 @@ from tests.controlplane.harness import (
     run_async,
     running_campus,
     unique_site,
-    wait_for,
 )
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

@@ -17,9 +17,9 @@ from tests.controlplane.harness import (
     run_async,
     running_campus,
     unique_site,
-    wait_for,
 )
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

@@ -6,7 +6,6 @@ import asyncio
 import functools
 import itertools
 import threading
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ParamSpec
@@ -29,15 +28,6 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
         asyncio.run(fn(*args, **kwargs))
 
     return wrapper
-
-
-async def wait_for(predicate: Callable[[], object], what: str = "", within: float = 5.0) -> None:
-    """Poll `predicate` until it is true; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what or predicate}")
-        await asyncio.sleep(0.005)
 
 
 async def readings_until(

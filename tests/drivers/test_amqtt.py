@@ -10,9 +10,10 @@ import pytest
 from campus.clock import VirtualClock
 from campus.types import Command
 from drivers.mqtt import MqttDriver, MqttSettings
-from tests.drivers.helpers import Peer, readings_until, run_async, wait_for
+from tests.drivers.helpers import Peer, readings_until, run_async
 from tests.drivers.sample_campus import device_topic, make_campus, multisensor_topic
 from tests.support.mosquitto import free_port
+from tests.support.waiting import wait_for
 
 amqtt_broker = pytest.importorskip("amqtt.broker")
 

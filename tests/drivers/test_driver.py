@@ -15,9 +15,10 @@ from campus.clock import VirtualClock
 from campus.problems import DriverError
 from campus.types import Command, Quality, Reading
 from drivers.mqtt import MqttDriver, MqttSettings
-from tests.drivers.helpers import Peer, by_point, readings_until, run_async, wait_for
+from tests.drivers.helpers import Peer, by_point, readings_until, run_async
 from tests.drivers.sample_campus import device_topic, make_campus, multisensor_topic
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 

@@ -7,14 +7,13 @@ the simulator in the test and the controller in its own process read the same si
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +21,6 @@ from campus.clock import ScaledClock
 from controller.broker import free_port, mosquitto_binary, mosquitto_conf
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def wait_for(condition: Callable[[], object], what: str, deadline: float = 20.0) -> None:
-    """Poll `condition` until true; fail naming `what` after `deadline` wall seconds."""
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class KillableMosquitto:

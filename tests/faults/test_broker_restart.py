@@ -33,8 +33,9 @@ from drivers.mqtt import MqttDriver
 from rules.loader import load_rules
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
-from tests.faults.support import KillableMosquitto, wait_for
+from tests.faults.support import KillableMosquitto
 from tests.support.campus_yaml import one_lesson_campus
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 

@@ -22,8 +22,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.clock import ScaledClock, parse_start
-from tests.faults.support import ControllerProcess, wait_for
+from tests.faults.support import ControllerProcess
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 

@@ -21,8 +21,9 @@ from campus.config import load_campus
 from simulators.fallback import FallbackSettings
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
-from tests.faults.support import ControllerProcess, wait_for
+from tests.faults.support import ControllerProcess
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from campus.clock import VirtualClock
 from campus.model import Campus
@@ -13,6 +11,7 @@ from controller.history.extension import Historian
 from controller.history.settings import HistorySettings
 from controller.runtime import Controller
 from rules.schema import RuleSet
+from tests.support.waiting import wait_for
 
 CAMPUS = """\
 site: {id: SITE, name: History School, timezone: Europe/Oslo}
@@ -43,15 +42,6 @@ T0 = 1_795_000_000.0
 """A fixed, recent moment (2026-11-18) for the points the tests write."""
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
-    """Poll `condition` until it is true; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 @contextlib.asynccontextmanager
 async def recording(
     campus: Campus, settings: HistorySettings, start: float = T0
@@ -76,4 +66,4 @@ async def settled(historian: Historian, what: str = "the writer to send everythi
     """Wait (with a deadline) until every event submitted so far is written or refused."""
     writer = historian.writer
     assert writer is not None
-    await asyncio.to_thread(wait_for, lambda: writer.idle, what)
+    await wait_for(lambda: writer.idle, what)

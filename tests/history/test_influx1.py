@@ -14,8 +14,9 @@ from controller.events import Audit
 from controller.history.settings import HistorySettings
 from rules.alarms import Alarm
 from rules.events import AlarmChanged, Transition
-from tests.history.helpers import T0, recording, settled, wait_for
+from tests.history.helpers import T0, recording, settled
 from tests.support.influx import InfluxV1
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.influxdb
 
@@ -171,7 +172,7 @@ def test_a_server_that_refuses_us_as_a_whole_keeps_the_points_until_fixed(
             writer = historian.writer
             assert writer is not None
             controller.handle([Reading("main.r101.co2", 500.0 + i, T0 + i) for i in range(50)])
-            await asyncio.to_thread(wait_for, lambda: writer.spool.count == 50, "spooling")
+            await wait_for(lambda: writer.spool.count == 50, "spooling")
             assert not writer.available
             assert writer.stats.rejected == 0
             # A person fixes the server; the writer's next retry delivers everything.

@@ -14,8 +14,9 @@ import pytest
 from campus.model import Campus
 from campus.types import Reading
 from controller.history.settings import HistorySettings
-from tests.history.helpers import T0, recording, settled, wait_for
+from tests.history.helpers import T0, recording, settled
 from tests.support.influx import InfluxV1, Server, VictoriaMetrics
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.influxdb
 
@@ -126,9 +127,7 @@ def test_a_frozen_server_never_holds_up_the_controller(
             server.freeze()  # accepts connections, answers nothing, for up to a minute
             try:
                 controller.handle([reading(1)])
-                await asyncio.to_thread(
-                    wait_for, lambda: not writer.idle and not writer.queued, "a hanging write"
-                )
+                await wait_for(lambda: not writer.idle and not writer.queued, "a hanging write")
                 for start in range(2, 20_002, 500):
                     controller.handle([reading(i) for i in range(start, start + 500)])
                     await asyncio.sleep(0)
@@ -161,7 +160,7 @@ def test_points_spooled_at_shutdown_reach_the_server_after_a_restart(
             controller.handle([reading(i) for i in range(300)])
             writer = historian.writer
             assert writer is not None
-            await asyncio.to_thread(wait_for, lambda: writer.spool.count == 300, "spooling")
+            await wait_for(lambda: writer.spool.count == 300, "spooling")
         return writer.spool.count
 
     async def after() -> None:

@@ -12,8 +12,9 @@ import pytest
 from campus.model import Campus
 from campus.types import Reading
 from controller.history.settings import HistorySettings
-from tests.history.helpers import T0, recording, settled, wait_for
+from tests.history.helpers import T0, recording, settled
 from tests.support.influx import InfluxV1, Tls, VictoriaMetrics, make_tls
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.influxdb
 
@@ -87,7 +88,7 @@ def test_an_unknown_certificate_is_refused_and_the_points_wait(
                 writer = historian.writer
                 assert writer is not None
                 controller.handle([Reading("main.r101.co2", 400.0 + i, T0 + i) for i in range(5)])
-                await asyncio.to_thread(wait_for, lambda: writer.spool.count == 5, "spooling")
+                await wait_for(lambda: writer.spool.count == 5, "spooling")
                 assert writer.stats.written == 0
 
         with caplog.at_level(logging.WARNING, logger="campusctl.history"):

@@ -10,7 +10,7 @@ from pathlib import Path
 from controller.history.sinks import Rejected, Unavailable
 from controller.history.spool import Spool
 from controller.history.writer import Writer
-from tests.history.helpers import wait_for
+from tests.support.waiting import wait_for_blocking
 
 
 class ScriptedSink:
@@ -60,7 +60,7 @@ def submit_all(writer: Writer, events: range) -> None:
 
 
 def settle(writer: Writer, what: str = "the writer to finish") -> None:
-    wait_for(lambda: writer.idle, what)
+    wait_for_blocking(lambda: writer.idle, what)
 
 
 def test_points_spooled_in_an_outage_go_out_in_order_before_newer_ones(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_points_spooled_in_an_outage_go_out_in_order_before_newer_ones(tmp_path:
     settle(writer)
     sink.down = True
     submit_all(writer, range(25, 60))
-    wait_for(lambda: writer.spool.count == 35, "the outage's points in the spool")
+    wait_for_blocking(lambda: writer.spool.count == 35, "the outage's points in the spool")
     assert not writer.available
     submit_all(writer, range(60, 70))
     sink.down = False
@@ -101,7 +101,7 @@ def test_submit_never_waits_for_a_hanging_server(tmp_path: Path) -> None:
     sink.gate.clear()  # every write hangs until the gate opens
     writer = make_writer(tmp_path, sink)
     submit_all(writer, range(1))
-    wait_for(sink.entered.is_set, "the writer to hang in a write")
+    wait_for_blocking(sink.entered.is_set, "the writer to hang in a write")
     submitted = threading.Event()
 
     def caller() -> None:
@@ -109,7 +109,7 @@ def test_submit_never_waits_for_a_hanging_server(tmp_path: Path) -> None:
         submitted.set()
 
     threading.Thread(target=caller).start()
-    wait_for(submitted.is_set, "50,000 submits while the writer hangs")
+    wait_for_blocking(submitted.is_set, "50,000 submits while the writer hangs")
     assert sink.requests == 0, "the submits returned only after the hanging write ended"
     sink.gate.set()
     settle(writer)
@@ -139,7 +139,7 @@ def test_a_full_spool_keeps_the_newest_points(tmp_path: Path) -> None:
     sink.down = True
     writer = make_writer(tmp_path, sink, max_bytes=200)
     submit_all(writer, range(1000, 1200))
-    wait_for(lambda: writer.stats.spooled == 200, "the points in the spool")
+    wait_for_blocking(lambda: writer.stats.spooled == 200, "the points in the spool")
     sink.down = False
     settle(writer)
     writer.stop()

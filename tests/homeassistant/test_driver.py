@@ -12,7 +12,7 @@ from campus.clock import VirtualClock
 from campus.model import Campus
 from campus.types import Command, Quality
 from drivers.homeassistant import HomeAssistantDriver
-from tests.drivers.helpers import run_async, wait_for
+from tests.drivers.helpers import run_async
 from tests.homeassistant.helpers import (
     T0,
     fast_settings,
@@ -22,6 +22,7 @@ from tests.homeassistant.helpers import (
     value,
 )
 from tests.support.homeassistant import HomeAssistant
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.homeassistant
 

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from simulators.world import World
 from tests.security.clients import Account
 from tests.security.conftest import PASSWORDS
 from tests.support.secure_mosquitto import SecureBroker, running_secure_mosquitto
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 
@@ -68,14 +69,6 @@ def secret(folder: Path, broker: SecureBroker, user: str) -> str:
     """The broker URL for `user`, its password in a file only its owner reads."""
     file = broker.password_file(user, folder)
     return f"{broker.url(user)}&password_file={file}"
-
-
-async def wait_for(condition: Callable[[], object], what: str, deadline: float = 15.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec
@@ -28,16 +27,6 @@ def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
         asyncio.run(fn(*args, **kwargs))
 
     return wrapper
-
-
-async def wait_for(predicate: Callable[[], object], what: str, within: float = 5.0) -> float:
-    """Poll `predicate` until true; fail after `within` wall seconds. Returns the time taken."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > within:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.005)
-    return time.monotonic() - start
 
 
 class Values(dict[str, float | None]):

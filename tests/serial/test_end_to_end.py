@@ -19,8 +19,9 @@ from rules.values import UNKNOWN
 from simulators.serial.mhz19b import Mhz19bDevice
 from simulators.serial.runner import SerialSimulator
 from tests.drivers.helpers import Peer
-from tests.serial.support import Values, wait_for
+from tests.serial.support import Values
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.serial, pytest.mark.mqtt]
 

@@ -30,6 +30,7 @@ from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.shard.campus_fixture import CAMPUS, RULES
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 from tui.state import SiteState
 
 pytestmark = pytest.mark.mqtt
@@ -92,14 +93,6 @@ def retained(url: str, site: str) -> dict[str, bytes]:
         client.disconnect()
         client.loop_stop()
     return got
-
-
-async def wait_for(condition: object, what: str, deadline: float = 30.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {deadline:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def override(url: str, actuator: str) -> list[dict[str, object]]:
