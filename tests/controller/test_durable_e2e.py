@@ -81,6 +81,31 @@ async def test_restart_mid_hold_fires_at_the_original_time(
 
 
 @run_async
+async def test_an_override_wakes_the_controller_for_its_end(
+    fresh_broker: Broker, devices: Devices, tmp_path: Path
+) -> None:
+    """No reading comes after the override: the controller has to wake for the override's
+    change (held back by min_switch_interval, 30 s, if the lights came on less than that ago)
+    and for its end by itself. It used to sleep on until the deadline it knew before the
+    request, the sensor going stale 10 minutes (10 wall seconds) after its reading."""
+    rules, state = rules_folder(tmp_path, LIGHT_RULES), tmp_path / "state.sqlite"
+    clock = ScaledClock(START, speed=60.0)
+    light_set = "zigbee2mqtt/main-r101-light/set"
+    async with running(fresh_broker, rules, state, clock) as controller:
+        devices.report(SENSOR, occupancy=True, co2=600, illuminance=100)
+        await wait_for(lambda: devices.got(light_set) == [{"state": "ON"}], "lights on")
+        end = clock.now() + 60
+        controller.override(LIGHTS, False, end, "alice")
+        await wait_for(lambda: {"state": "OFF"} in devices.got(light_set), "the override", 8)
+        await wait_for(lambda: devices.got(light_set)[-1] == {"state": "ON"}, "its end", 8)
+        assert clock.now() < end + 180
+        assert [(c.value, c.source) for c in sent(controller, LIGHTS)][-2:] == [
+            (False, "override:alice"),
+            (True, "rule:lights"),
+        ]
+
+
+@run_async
 async def test_override_expires_while_running_and_while_stopped(
     fresh_broker: Broker, devices: Devices, tmp_path: Path
 ) -> None:
