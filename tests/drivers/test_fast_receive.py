@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from drivers.mqtt import MqttSettings, MqttStats
@@ -444,10 +445,10 @@ async def test_fast_path_traffic_keeps_the_connection_while_a_pingresp_is_late()
 async def test_qos0_publishes_framed_by_the_connection_arrive_in_order_exactly(
     broker: Broker, peer: Peer
 ) -> None:
-    """`Connection._publish_fast` (QoS 0, gathered writes) against paho on the other side:
-    every size across the varint boundaries, retained or not, non-ASCII topics, with QoS 1
-    publishes (paho's path) in between, all in the order they were published; a QoS 0 message
-    right after a QoS 1 one (paho's packet still queued) is framed here too."""
+    """`Connection._frame` (QoS 0, gathered writes) against paho on the other side: every
+    size across the varint boundaries, retained or not, non-ASCII topics, with QoS 1 publishes
+    in between, all in the order they were published; a QoS 0 message right after a QoS 1 one
+    is framed here too."""
     prefix = f"fastrx/out{next(_ids)}"
     peer.subscribe(f"{prefix}/#", qos=1)
     topics = [f"{prefix}/room/r{i}" for i in range(5)] + [f"{prefix}/Bürö-Größe/温度"]
@@ -485,3 +486,53 @@ async def test_qos0_publishes_framed_by_the_connection_arrive_in_order_exactly(
         for topic in topics:
             peer.publish(topic, b"", qos=1, retain=True)
         late.close()
+
+
+@run_async
+async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_tracks_its_own(
+    broker: Broker, peer: Peer
+) -> None:
+    """`Connection._publish_tracked` (commands): the message it enters in paho's bookkeeping is
+    the one paho's `publish` would enter; past the in-flight window (100) paho's `publish`
+    queues the rest; every message arrives once, as QoS 1, in order, and every PUBACK empties
+    paho's books."""
+    prefix = f"fastrx/qos1{next(_ids)}"
+    peer.subscribe(f"{prefix}/#", qos=1)
+    topics = [f"{prefix}/dev{i}/set" for i in range(4)] + [f"{prefix}/Bürö/set"]
+    sent = []
+    for i in range(300):
+        topic = topics[i % len(topics)]
+        sizes = payload_sizes(topic)
+        sent.append((topic, (f"{i:06d}".encode() + Z2M * 400)[: max(6, sizes[i % len(sizes)])]))
+    async with connected(broker.url, []) as h:
+        assert h.conn._fast
+        client = h.conn._client
+        await wait_for(lambda: not client._out_messages, "the connection's `online` acknowledged")
+        by_paho = []
+        publish = client.publish
+
+        def paho_publish(*args: object, **kwargs: object) -> object:
+            by_paho.append(args[0])
+            return publish(*args, **kwargs)  # type: ignore[arg-type]
+
+        client.publish = paho_publish  # type: ignore[method-assign,assignment]
+        acks_before = h.conn._fast_acks
+        # the loop is not given back until all are published: no PUBACK is read meanwhile
+        infos = [h.conn.publish(topic, payload, qos=1) for topic, payload in sent]
+        assert len(by_paho) == len(sent) - connection_module.MAX_INFLIGHT
+        assert client._inflight_messages == connection_module.MAX_INFLIGHT
+        ours, theirs = client._out_messages[infos[0].mid], client._out_messages[infos[-1].mid]
+        assert infos[0] is ours.info
+        assert infos[0].rc == 0
+        fields = (ours.topic, ours.payload, ours.qos, ours.retain, ours.dup)
+        assert fields == (*sent[0], 1, False, False)
+        assert ours.state == mqtt.mqtt_ms_wait_for_puback
+        assert theirs.state == mqtt.mqtt_ms_queued  # paho's, waiting for the window
+        await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
+        assert client._out_messages == {}
+        assert client._inflight_messages == 0
+        assert h.conn._fast_acks - acks_before == len(sent)
+        assert h.stats.callback_errors == 0
+    await wait_for(lambda: len(peer.received) >= len(sent), "every message", 15)
+    assert [(m.topic, m.payload) for m in peer.received] == sent
+    assert {m.qos for m in peer.received} == {1}
