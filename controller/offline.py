@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from campus.model import ActuatorSpec, Campus
+from campus.model import Campus
 from campus.types import Command, Quality, Reading
 from drivers.mqtt.codec import decode_availability, decode_state, encode_command
 from drivers.mqtt.errors import PayloadError
@@ -64,7 +64,7 @@ class OfflineLoop:
         self.bad_payloads = 0
         table = build_routes(campus)
         self._routes = table.routes
-        self._actuators: dict[str, ActuatorSpec] = table.actuators
+        self._actuators = table.actuators
         self._started = False
 
     @property
@@ -113,13 +113,14 @@ class OfflineLoop:
 
     def _send(self, commands: list[Command]) -> None:
         for command in commands:
-            spec = self._actuators.get(command.actuator)
-            if spec is None:
+            bound = self._actuators.get(command.actuator)
+            if bound is None:
                 continue
             self.commands += 1
             if self.on_command is not None:
                 self.on_command(command)
-            topic, payload = encode_command(spec, command.value)
+            spec, target = bound
+            topic, payload = encode_command(spec, command.value, target)
             self._deliver(self.world.on_message(topic, payload))
 
 

@@ -247,15 +247,19 @@ def decode_availability(topic: str, payload: bytes) -> bool:
     return _AVAILABILITY[word]
 
 
-def encode_command(spec: ActuatorSpec, value: Value) -> tuple[str, bytes]:
-    """The topic and payload that set an actuator to `value`.
+def encode_command(
+    spec: ActuatorSpec, value: Value, target: Target | None = None
+) -> tuple[str, bytes]:
+    """The topic and payload that set an actuator to `value`; `target`: the actuator's
+    `actuator_target` if the caller keeps it (the driver's route table), else made here.
 
     Z2M: a JSON object to ``<topic>/set``, ``{"state":"ON"}`` for a switch and ``{"<key>": raw}``
     for a level, where raw is the value, ``100 - value`` when inverted, scaled by scale/100 and
     rounded half up when a scale is set (Z2M brightness 0..254). Plain: ``ON``/``OFF`` or the
     number itself. Raises DriverError for a value the actuator does not accept.
     """
-    target = actuator_target(spec)
+    if target is None:
+        target = actuator_target(spec)
     binding = spec.mqtt
     assert binding is not None  # actuator_target refused a missing binding
     if not spec.accepts(value):
@@ -269,9 +273,8 @@ def encode_command(spec: ActuatorSpec, value: Value) -> tuple[str, bytes]:
     else:
         raw = _level_to_raw(target, float(value))
     if target.format is PayloadFormat.PLAIN:
-        text = raw if isinstance(raw, str) else json.dumps(raw)
-        return binding.set_topic, text.encode()
-    return binding.set_topic, json.dumps({target.key: raw}, separators=(",", ":")).encode()
+        return binding.set_topic, raw.encode() if isinstance(raw, str) else orjson.dumps(raw)
+    return binding.set_topic, orjson.dumps({target.key: raw})
 
 
 def _level_to_raw(target: Target, value: float) -> int | float:

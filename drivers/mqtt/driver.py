@@ -151,10 +151,11 @@ class MqttDriver:
     def send(self, command: Command) -> None:
         """Set an actuator: QoS 1, not retained. Raises DriverError for an unknown actuator or a
         value it cannot take; while disconnected the latest command per actuator is held."""
-        spec = self._table.actuators.get(command.actuator)
-        if spec is None:
+        bound = self._table.actuators.get(command.actuator)
+        if bound is None:
             raise DriverError(f"actuator {command.actuator} has no usable MQTT binding")
-        topic, payload = encode_command(spec, command.value)
+        spec, target = bound
+        topic, payload = encode_command(spec, command.value, target)
         self._call_in_loop(self._send_now, command.actuator, topic, payload)
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:

@@ -33,8 +33,9 @@ class Route:
 @dataclass(slots=True)
 class RouteTable:
     routes: dict[str, Route] = field(default_factory=dict)
-    actuators: dict[str, ActuatorSpec] = field(default_factory=dict)
-    """Actuators that can be commanded over MQTT, by id."""
+    actuators: dict[str, tuple[ActuatorSpec, Target]] = field(default_factory=dict)
+    """Actuators that can be commanded over MQTT, by id, with their target (made once here,
+    not per command)."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -77,5 +78,5 @@ def build_routes(campus: Campus) -> RouteTable:
                 table.problems.append(f"{exc}; actuator ignored")
                 continue
             table.add(target)
-            table.actuators[actuator.id] = actuator
+            table.actuators[actuator.id] = (actuator, target)
     return table
