@@ -78,7 +78,7 @@ SUBSCRIBE_CHUNK = 256
 MAX_INFLIGHT = 100
 """QoS 1 messages in flight at once (Mosquitto's max_inflight_messages in our configs)."""
 MAX_FAST_PAYLOAD = 1 << 20
-"""Larger QoS 0 payloads (none the controller sends) go through paho."""
+"""Larger payloads (none the controller sends) go through paho's `publish`."""
 RECV_CHUNK = 65536
 """Bytes read from the socket at once; paho's small reads are then served from them."""
 MAX_TOP_UP = 4 * RECV_CHUNK

@@ -1,5 +1,5 @@
 """A control plane without a broker: a controller whose MQTT driver never connects and records
-what would be published, for unit tests and the micro-benchmark (microbench.py)."""
+what would be published, for unit tests."""
 
 from __future__ import annotations
 
