@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 
 from tui.link import MqttLink, RequestFailed
@@ -128,9 +128,13 @@ class CampusApp(App[None]):
     def _notify_screen(self) -> None:
         if not self._pending:
             return
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # a view switch has the stack empty for a moment: the next tick tells it
         kinds = frozenset(self._pending)
         self._pending.clear()
-        self.screen.post_message(StateChanged(kinds))
+        screen.post_message(StateChanged(kinds))
 
     # -- actions shared by every view ------------------------------------------------------------
 

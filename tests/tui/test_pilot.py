@@ -26,6 +26,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rules import RulesScreen
+from tui.topics import Kind
 
 pytestmark = pytest.mark.tui
 
@@ -233,3 +234,19 @@ async def test_disable_a_rule_explain_it_and_read_the_event_log(
                 "the audit of the disable in the event log",
             )
             await until(pilot, lambda: len(rows(app, "#events")) > 3, "rows in the log")
+
+
+@run_async
+async def test_a_refresh_tick_with_no_screen_shown_leaves_the_news_for_the_next() -> None:
+    """Switching views (modes) empties the screen stack for a moment; a refresh tick that came
+    then crashed the app with ScreenStackError (seen in CI, in the test above). Here the stack
+    is empty because the app has closed; nothing listens on the broker's port."""
+    app = CampusApp(TuiOptions(parse_broker_url("mqtt://127.0.0.1:9"), site="nowhere", user=USER))
+    async with app.run_test(size=(80, 24)):
+        pass
+    with pytest.raises(ScreenStackError):
+        _ = app.screen
+    app._pending.clear()  # what the app had not shown before it closed
+    app._pending.add(Kind.ROOM)
+    app._notify_screen()
+    assert app._pending == {Kind.ROOM}
