@@ -239,8 +239,8 @@ async def test_disable_a_rule_explain_it_and_read_the_event_log(
 @run_async
 async def test_a_refresh_tick_with_no_screen_shown_leaves_the_news_for_the_next() -> None:
     """Switching views (modes) empties the screen stack for a moment; a refresh tick that came
-    then crashed the app with ScreenStackError (seen in CI, in the test above). Here the stack
-    is empty because the app has closed; nothing listens on the broker's port."""
+    then crashed the app with ScreenStackError (seen in CI in test_views_search_filters_and_help).
+    Here the stack is empty because the app has closed; nothing listens on the broker's port."""
     app = CampusApp(TuiOptions(parse_broker_url("mqtt://127.0.0.1:9"), site="nowhere", user=USER))
     async with app.run_test(size=(80, 24)):
         pass
