@@ -92,7 +92,8 @@ class Controller:
         self._routes = self._route_commands()
         self._inbox: asyncio.Queue[list[Reading]] = asyncio.Queue()
         self._waiting_until = float("inf")
-        """The engine deadline `_loop` sleeps until (inf: none)."""
+        """The engine deadline `_loop` sleeps until (inf: none; -inf while it is awake, as it
+        looks at the deadline again before it sleeps)."""
         self._stopping = False
         """Set as the stop begins: batches drivers hand over are no longer handled. The
         extensions stop first (the historian's last write among them), so a reading taken after
@@ -159,6 +160,7 @@ class Controller:
                     sleeper = asyncio.create_task(self.clock.sleep_until(deadline))
                     waiters.add(sleeper)  # type: ignore[arg-type]
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                self._waiting_until = float("-inf")  # awake: looks at the deadline before sleeping
                 if sleeper is not None and not sleeper.done():
                     sleeper.cancel()
                 if next_batch.done():
@@ -177,12 +179,11 @@ class Controller:
             log.debug("stopping: %d readings not taken", len(batch))
             return
         self.handle(batch)
-        self._wake_if_sooner()
 
     def _wake_if_sooner(self) -> None:
         """`_loop` sleeps until the engine's next deadline as it was when it went to sleep:
-        wake it if the engine now has an earlier one (readings handed over, a staff request:
-        an override's end, a change held back by min_switch_interval)."""
+        wake it if the engine now has an earlier one (after readings handed over, a staff
+        request: an override's end, a change held back by min_switch_interval)."""
         deadline = self.engine.next_deadline()
         if deadline is not None and deadline < self._waiting_until:
             self._waiting_until = deadline
@@ -225,6 +226,7 @@ class Controller:
             if driver is not None:
                 driver.send(command)
             self.bus.emit(command)
+        self._wake_if_sooner()  # every change to the engine ends here, commands or none
 
     # -- staff requests (control plane, TUI, CLI): validated, audited, persisted ---------
 
@@ -241,7 +243,6 @@ class Controller:
         now = self.clock.now()
         until = staff.check_until(until, now)
         self.send(self.engine.set_override(spec.id, value, until, who, now))
-        self._wake_if_sooner()
         left = until - now
         self._audit(who, "override", f"{spec.id} = {show_value(value)} for {left:.0f} s")
 
@@ -251,7 +252,6 @@ class Controller:
         if not self.engine.has_override(spec.id):
             raise CampusError(f"{spec.id} has no override to release")
         self.send(self.engine.release_override(spec.id, self.clock.now()))
-        self._wake_if_sooner()
         self._audit(who, "release-override", spec.id)
 
     def acknowledge_alarm(self, alarm_id: str, who: str) -> None:
@@ -272,7 +272,6 @@ class Controller:
         if not isinstance(rule_id, str) or rule_id not in ids:
             raise CampusError(f"no rule {rule_id!r}{staff.did_you_mean(str(rule_id), ids)}")
         self.send(self.engine.set_rule_enabled(rule_id, enabled, self.clock.now(), who))
-        self._wake_if_sooner()
         self._audit(who, "enable-rule" if enabled else "disable-rule", rule_id)
 
     def reload_rules(self, who: str) -> ReloadReport:
@@ -281,7 +280,6 @@ class Controller:
 
         who = staff.check_who(who)
         report = reload_rules(self, self.clock.now())
-        self._wake_if_sooner()
         self._audit(who, "reload-rules", "; ".join(report.diff) or "no change")
         return report
 
