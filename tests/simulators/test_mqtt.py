@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -22,6 +21,7 @@ from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.simulators.factory import make_campus, make_room
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
 
@@ -69,15 +69,6 @@ def recorder(broker: Broker, prefix: str) -> Iterator[Recorder]:
     r.close()
 
 
-async def until(condition: Callable[[], bool], what: str, deadline: float = 5.0) -> None:
-    """Wait for `condition` (polling), failing after `deadline` seconds."""
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def test_runner_reports_and_obeys_commands(broker: Broker, prefix: str, recorder: Recorder) -> None:
     campus = make_campus(make_room("r101", prefix=prefix))
     sensor = f"{prefix}/b1-r101-multisensor"
@@ -88,28 +79,28 @@ def test_runner_reports_and_obeys_commands(broker: Broker, prefix: str, recorder
         world = World(campus, seed=1, start=START)
         runner = SimulatorRunner(world, clock, parse_broker_url(broker.url), step=5.0)
         task = asyncio.create_task(runner.run())
-        await until(lambda: bool(recorder.on(f"{sensor}/availability")), "availability")
-        await until(lambda: bool(recorder.on(sensor)), "first report")
+        await wait_for(lambda: bool(recorder.on(f"{sensor}/availability")), "availability")
+        await wait_for(lambda: bool(recorder.on(sensor)), "first report")
         first = len(recorder.on(sensor))
         clock.advance(120.0)
-        await until(lambda: len(recorder.on(sensor)) > first, "periodic report")
+        await wait_for(lambda: len(recorder.on(sensor)) > first, "periodic report")
         assert world.now == START + 120.0
         report = json.loads(recorder.on(sensor)[-1])
         assert {"occupancy", "illuminance", "co2", "temperature", "humidity"} <= set(report)
 
         recorder.client.publish(f"{light}/set", b'{"state":"ON","brightness":254}', qos=1)
         on = b'{"state":"ON","brightness":254}'
-        await until(lambda: on in recorder.on(light), "light state after the command")
+        await wait_for(lambda: on in recorder.on(light), "light state after the command")
         assert world.truth("b1.r101").lights == 1.0
         recorder.client.publish(f"{light}/set", b"{broken", qos=1)
         recorder.client.publish(f"{light}/set", b'{"brightness":127}', qos=1)
-        await until(lambda: recorder.on(light)[-1] == b'{"state":"ON","brightness":127}', "dim")
+        await wait_for(lambda: recorder.on(light)[-1] == b'{"state":"ON","brightness":127}', "dim")
 
         runner.stop()
         await asyncio.wait_for(task, 10)
         # The broker acknowledged the offline message to the runner; its copy to the recorder
         # may still be on the way.
-        await until(lambda: recorder.on(f"{sensor}/availability")[-1] == OFFLINE, "offline")
+        await wait_for(lambda: recorder.on(f"{sensor}/availability")[-1] == OFFLINE, "offline")
 
     asyncio.run(scenario())
     assert recorder.on(f"{sensor}/availability")[0] == b'{"state":"online"}'
@@ -129,15 +120,15 @@ def test_runner_reconnects_after_the_broker_restarts(tmp_path: Path, prefix: str
         runner.client.reconnect_delay_set(1, 1)
         with running_mosquitto(tmp_path / "first", port=port):
             task = asyncio.create_task(runner.run())
-            await until(runner.connected.is_set, "first connection")
-        await until(lambda: not runner.connected.is_set(), "disconnection")
+            await wait_for(runner.connected.is_set, "first connection")
+        await wait_for(lambda: not runner.connected.is_set(), "disconnection")
         clock.advance(60.0)
-        await until(lambda: world.now == START + 60.0, "a step while the broker is away")
+        await wait_for(lambda: world.now == START + 60.0, "a step while the broker is away")
         with running_mosquitto(tmp_path / "second", port=port) as again:
-            await until(runner.connected.is_set, "reconnection", deadline=15.0)
+            await wait_for(runner.connected.is_set, "reconnection", 15.0)
             retained = Recorder(again, prefix)
             sensor = f"{prefix}/b1-r101-multisensor/availability"
-            await until(lambda: retained.on(sensor) == [b'{"state":"online"}'], "availability")
+            await wait_for(lambda: retained.on(sensor) == [b'{"state":"online"}'], "availability")
             retained.close()
             runner.stop()
             await asyncio.wait_for(task, 10)
@@ -160,6 +151,7 @@ def test_cli_runs_for_a_duration_and_goes_offline(
     )
     assert cli.run(args) == 0
     sensor = f"{prefix}/b1-r101-multisensor"
-    asyncio.run(until(lambda: recorder.on(f"{sensor}/availability")[-1:] == [OFFLINE], "offline"))
+    availability = f"{sensor}/availability"
+    asyncio.run(wait_for(lambda: recorder.on(availability)[-1:] == [OFFLINE], "offline"))
     assert recorder.on(f"{sensor}/availability")[0] == b'{"state":"online"}'
     assert len(recorder.on(sensor)) >= 5

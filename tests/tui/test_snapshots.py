@@ -7,7 +7,6 @@ look at the report (snapshot_report.html) before committing new ones.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from textual.pilot import Pilot
 
 from campus.broker import parse_broker_url
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
 from tests.tui.fixed_site import EVENTS, SITE, publish_events, publish_site
 from tui.app import CampusApp
 from tui.options import TuiOptions
@@ -33,11 +33,7 @@ def app(broker: Broker) -> CampusApp:
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
-    end = time.monotonic() + 10
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+    await wait_for(condition, what, 10)
     await pilot.pause(0.3)
 
 
