@@ -523,8 +523,9 @@ class Connection:
         self._in_loop(self._watch, sock)
 
     def _fast_receive_possible(self, client: mqtt.Client) -> bool:
-        """Whether `_read_fast` may run: MQTT 3.1.1, and the paho internals it relies on (the
-        packet-in-progress state and the last-inbound time) are what paho 2.x has."""
+        """Whether `_read_fast`, and with it `_frame` and `_publish_tracked`, may run: MQTT
+        3.1.1, and the paho internals they rely on (the packet-in-progress state, the
+        last-inbound time, the outgoing message books) are what paho 2.x has."""
         if not FAST_RECEIVE or self._settings.protocol == "5":
             return False
         in_packet = getattr(client, "_in_packet", None)
