@@ -124,14 +124,16 @@ class StateStore:
             db.executemany(
                 "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?)", changes.upserts
             )
-            db.execute("DELETE FROM overrides")
-            db.executemany("INSERT INTO overrides VALUES (?, ?, ?, ?, ?, ?)", changes.overrides)
+            if changes.overrides is not None:
+                db.execute("DELETE FROM overrides")
+                db.executemany("INSERT INTO overrides VALUES (?, ?, ?, ?, ?, ?)", changes.overrides)
             db.execute("DELETE FROM alarms")
             db.executemany(
                 "INSERT INTO alarms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", changes.alarms
             )
-            db.execute("DELETE FROM disabled_rules")
-            db.executemany("INSERT INTO disabled_rules VALUES (?)", changes.disabled)
+            if changes.disabled is not None:
+                db.execute("DELETE FROM disabled_rules")
+                db.executemany("INSERT INTO disabled_rules VALUES (?)", changes.disabled)
         return len(changes.upserts) + len(changes.deletes)
 
     @contextlib.contextmanager
@@ -149,15 +151,19 @@ class StateStore:
 class Changes:
     """Rows to write, taken from the engine on the event loop (`take_changes`, `take_all`).
 
-    Overrides, alarms and disabled rules are few and always written whole."""
+    Overrides, alarms and disabled rules are few and written whole: alarms every time (their
+    `last_seen` moves without an event), overrides and disabled rules only when they changed
+    (finding the overrides walks every actuator: 1.5 ms on the loop for a 1,000-room campus)."""
 
     whole: bool = False
     """Replace every instance row (else only upsert and delete these)."""
     upserts: list[tuple[object, ...]] = field(default_factory=list)
     deletes: list[tuple[str, str]] = field(default_factory=list)
-    overrides: list[tuple[object, ...]] = field(default_factory=list)
     alarms: list[tuple[object, ...]] = field(default_factory=list)
-    disabled: list[tuple[str]] = field(default_factory=list)
+    overrides: list[tuple[object, ...]] | None = None
+    """None: unchanged since the last take (the rows in the file stay)."""
+    disabled: list[tuple[str]] | None = None
+    """None: unchanged since the last take."""
 
 
 def take_changes(engine: Engine) -> Changes | None:
@@ -173,7 +179,7 @@ def take_changes(engine: Engine) -> Changes | None:
             changes.deletes.append((instance.rule.id, instance.room))
         else:
             changes.upserts.append(_instance_row(record))
-    _take_rest(changes, engine)
+    _take_rest(changes, engine, staff=engine.staff_state_changed)
     return changes
 
 
@@ -181,15 +187,18 @@ def take_all(engine: Engine) -> Changes:
     """The engine's whole durable state; marks it taken."""
     changes = Changes(whole=True, upserts=[_instance_row(i) for i in capture(engine).instances])
     engine.take_touched()
-    _take_rest(changes, engine)
+    _take_rest(changes, engine, staff=True)
     return changes
 
 
-def _take_rest(changes: Changes, engine: Engine) -> None:
-    changes.overrides = [
-        (o.actuator, json.dumps(o.value), o.who, o.until, o.since, o.reason)
-        for o in overrides(engine)
-    ]
+def _take_rest(changes: Changes, engine: Engine, staff: bool) -> None:
+    """Alarms, and with `staff` the overrides and disabled rules; marks them taken."""
+    if staff:
+        changes.overrides = [
+            (o.actuator, json.dumps(o.value), o.who, o.until, o.since, o.reason)
+            for o in overrides(engine)
+        ]
+        changes.disabled = [(r,) for r in engine.disabled]
     changes.alarms = [
         (
             a.id,
@@ -205,7 +214,6 @@ def _take_rest(changes: Changes, engine: Engine) -> None:
         )
         for a in engine.alarms()
     ]
-    changes.disabled = [(r,) for r in engine.disabled]
     engine.durable_changed = False
 
 

@@ -73,7 +73,10 @@ class Engine:
         """Ids of rules staff disabled."""
         self.touched: set[Instance] = set()
         """Instances whose durable state changed since the owner last took `take_touched`."""
-        self._durable_changed = False
+        self.staff_state_changed = False
+        """Overrides or disabled rules changed (a staff action, an override's expiry, a reload)
+        since the owner last saved them: the part of `durable_changed` that costs a walk over
+        every actuator to take."""
         self.tz = ZoneInfo(campus.site.timezone)
         self._clock_minute = -1.0
         self._clock_text = ""
@@ -213,7 +216,7 @@ class Engine:
         reason = f"override by {who} until {self.clock_text(until)} (override, slot 8)"
         now = self.clock.now
         self._changed(target, target.arbiter.override(value, who, until, reason, now), "override")
-        self.durable_changed = True
+        self.staff_state_changed = True
         self._drain(self.clock.now)
         return out
 
@@ -236,11 +239,11 @@ class Engine:
     @property
     def durable_changed(self) -> bool:
         """Overrides, alarms or disabled rules changed since the owner last saved them."""
-        return self._durable_changed or self.reporter.alarms_changed
+        return self.staff_state_changed or self.reporter.alarms_changed
 
     @durable_changed.setter
     def durable_changed(self, value: bool) -> None:
-        self._durable_changed = value
+        self.staff_state_changed = value
         self.reporter.alarms_changed = value
 
     def rule_ids(self) -> list[str]:
@@ -252,7 +255,7 @@ class Engine:
         """Enable or disable every instance of a rule; disabled ones relinquish their slots."""
         out = self._begin(now)
         now = self.clock.now
-        self.durable_changed = True
+        self.staff_state_changed = True
         if enabled:
             self.disabled.discard(rule_id)
         else:
@@ -277,7 +280,7 @@ class Engine:
         out = self._begin(now)
         target = self._actuator(actuator_id)
         self._changed(target, target.arbiter.release_override(), "override released")
-        self.durable_changed = True
+        self.staff_state_changed = True
         self._drain(self.clock.now)
         return out
 
@@ -393,7 +396,7 @@ class Engine:
                 instance.disable(now, "disabled by staff")
             else:
                 instance.evaluate(now, "reload")
-        self.durable_changed = True
+        self.staff_state_changed = True
         self._drain(now)
         return diff, out
 
@@ -474,8 +477,11 @@ class Engine:
 
     def _actuator_due(self, target: ActuatorState, now: float) -> None:
         target.timer = None
+        actuator_id = target.arbiter.spec.id
+        overridden = self.has_override(actuator_id)
         self._changed(target, target.arbiter.expire(now), "override expired")
-        self.durable_changed = True
+        if overridden and not self.has_override(actuator_id):
+            self.staff_state_changed = True
 
     def _start(self, now: float) -> None:
         """End of the settle: every actuator's winning value goes out once."""

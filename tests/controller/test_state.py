@@ -9,7 +9,7 @@ import pytest
 
 from campus.problems import CampusError
 from campus.types import Reading
-from controller.state import StateStore
+from controller.state import StateStore, take_changes
 from rules.engine import Engine
 from rules.loader import load_rules
 from tests.conftest import EXAMPLES
@@ -58,6 +58,32 @@ def test_changes_are_written_incrementally(tmp_path: Path) -> None:
     assert store.save_changes(engine) == 1
     rows = store.db.execute("SELECT rule, state FROM instances ORDER BY rule").fetchall()
     assert rows == [("ventilate-in-proportion", "active")]
+
+
+def test_overrides_and_disabled_rules_are_rewritten_only_when_they_changed(
+    tmp_path: Path,
+) -> None:
+    # finding the overrides walks every actuator: a take of readings' changes must not do it,
+    # and must not lose the rows already in the file
+    engine = engine_with_activity()
+    store = StateStore(tmp_path / "s.sqlite", "demo")
+    store.save_all(engine)
+    engine.on_reading(Reading("main.r101.co2", 700.0, T + 30))
+    changes = take_changes(engine)
+    assert changes is not None
+    assert changes.deletes  # the hold broke
+    assert changes.overrides is None
+    assert changes.disabled is None
+    store.write(changes)
+    assert store.load().overrides[0].actuator == "main.r102.lights"
+    assert store.load().disabled == {"corridor-lights-on-motion"}
+
+    engine.advance(T + 3600)  # the override expires: a change of its own
+    assert store.save_changes(engine) == 0
+    assert store.load().overrides == []
+    engine.set_rule_enabled("corridor-lights-on-motion", True, T + 3601)
+    store.save_changes(engine)
+    assert store.load().disabled == set()
 
 
 def test_another_sites_file_is_refused(tmp_path: Path) -> None:
