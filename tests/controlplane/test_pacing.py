@@ -15,10 +15,11 @@ from tests.controlplane.quiet import QuietPlane, quiet_plane
 
 
 def connect(quiet: QuietPlane) -> float:
-    """The driver says it is connected; the first tick publishes what is retained. Its time."""
+    """The driver says it is connected; the first tick publishes what is retained. Its time
+    (when it looked at the rooms: the ticks that follow count from there)."""
     quiet.driver.up = True
     quiet.plane._publish_due()
-    return time.monotonic()
+    return quiet.plane._sliced_at
 
 
 def tick_until(quiet: QuietPlane, start: float, end: float) -> list[list[str]]:
@@ -77,6 +78,23 @@ async def test_a_changed_room_is_published_once_its_interval_is_over_not_before(
     sent = len(quiet.rooms_sent())
     tick_until(quiet, over + tick / 2, over + 3)
     assert quiet.rooms_sent()[sent:] == [], "published again without a change"
+
+
+@run_async
+async def test_a_slice_stops_for_readings_waiting_and_its_rest_follows_them() -> None:
+    quiet = await quiet_plane(1000, keep=True)
+    plane, tick = quiet.plane, quiet.plane.settings.tick
+    start = connect(quiet)
+    done = len(quiet.rooms_sent())  # the first slice, with everything retained
+    quiet.driver.input_after = quiet.driver.sent + 3  # readings arrive during the third room
+    left = plane._publish_rooms(start + tick)
+    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 3]
+    assert left == 10, "the rest of the 13-room slice"
+    quiet.driver.input_after = None  # the loop handled them
+    assert plane._publish_slice(time.monotonic(), left, give_way=True) == 0
+    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 13]
+    plane._publish_rooms(start + 2 * tick)
+    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 26], "the next slice as usual"
 
 
 @run_async
