@@ -321,29 +321,16 @@ class ControlPlane:
         idle = max(tick, IDLE_TICK)
         while True:
             try:
-                left = self._publish_due()
-                while left and self._driver is not None and self._driver.connected:
-                    await self._give_way()
-                    left = self._publish_slice(time.monotonic(), left, give_way=True)
+                self._publish_due()
             except Exception:
                 log.exception("control plane: publishing failed; trying again")
             busy = self._ready or self._waiting or self._dirty
             await asyncio.sleep(tick if busy else idle)
 
-    async def _give_way(self) -> None:
-        """Let the readings waiting on the broker's socket be handled before the rest of a
-        slice. One yield puts the rest of the slice behind the loop's callbacks already queued,
-        which the socket's readable event may not yet be among: then it takes a second."""
-        await asyncio.sleep(0)
-        if self._driver is not None and self._driver.input_waiting():
-            await asyncio.sleep(0)
-
-    def _publish_due(self) -> int:
-        """Publish what is due; how many rooms of this tick's slice are left because readings
-        came in meanwhile (`_publish_slice`)."""
+    def _publish_due(self) -> None:
         driver = self._driver
         if driver is None or not driver.connected:
-            return 0
+            return
         if driver.stats.connects != self._connects:
             # (re)connected, however briefly it was down: the broker may have lost everything
             self._connects = driver.stats.connects
@@ -356,7 +343,7 @@ class ControlPlane:
             self._publish_alarms()
         if self._rules_dirty and now - self._rules_at >= settings.rules_interval:
             self._publish_rules(now)
-        return self._publish_rooms(now)
+        self._publish_rooms(now)
 
     def _flush_all(self, rooms_now: bool) -> None:
         """Everything retained: at once, but the rooms only with `rooms_now` (on stop); else
@@ -378,7 +365,7 @@ class ControlPlane:
         self._sliced_at = now
         self._backlog = True
         if rooms_now:
-            self._publish_slice(now, len(self._ready), give_way=False)
+            self._publish_slice(now, len(self._ready))
 
     def _publish_controller(self, now: float) -> None:
         controller = self.controller
@@ -417,9 +404,8 @@ class ControlPlane:
         self._rules_dirty = False
         self._rules_at = now
 
-    def _publish_rooms(self, now: float) -> int:
-        """Queue the rooms that changed and whose interval is over; publish the next slice
-        (returns how many of it are left, see `_publish_slice`).
+    def _publish_rooms(self, now: float) -> None:
+        """Queue the rooms that changed and whose interval is over; publish the next slice.
 
         Each step costs in proportion to what changed, not to the campus: rooms marked dirty
         since the last tick are looked at once, cooling rooms leave in time order."""
@@ -440,7 +426,6 @@ class ControlPlane:
             if room_id in waiting:
                 waiting.remove(room_id)
                 ready[room_id] = None
-        left = 0
         if ready:
             settings = self.settings
             tick = settings.tick
@@ -448,33 +433,24 @@ class ControlPlane:
             # the time the plane idled)
             elapsed = min(now - self._sliced_at, CATCH_UP * tick) if self._backlog else tick
             count = settings.max_rooms_per_tick or math.ceil(self._room_rate * elapsed)
-            left = self._publish_slice(now, max(1, count), give_way=True)
+            self._publish_slice(now, max(1, count))
         self._backlog = bool(ready)
         self._sliced_at = now
-        return left
 
-    def _publish_slice(self, now: float, count: int, *, give_way: bool) -> int:
-        """Publish up to `count` rooms from the front of the ready queue; with `give_way`, stop
-        early when readings wait on the broker's socket (a slice of 13 rooms holds the event
-        loop for 0.3-0.6 ms at 1,000 readings/s, and a reading arriving meanwhile waited for
-        all of it). Returns how many of `count` are left to publish once they are handled."""
+    def _publish_slice(self, now: float, count: int) -> None:
+        """Publish up to `count` rooms from the front of the ready queue."""
         driver = self._driver
         assert driver is not None
         controller = self.controller
         engine, last, clock_now = controller.engine, self._last, controller.clock.now()
         ready, views = self._ready, self._views
         until = now + self.settings.room_interval
-        count = min(count, len(ready))
-        while count:
+        for _ in range(min(count, len(ready))):
             room_id = ready.popitem(last=False)[0]
             view = views[room_id]
             driver.publish(view.topic, view.message(engine, last, clock_now), 0, True)
             self._cool_until[room_id] = until
             self._cooling.append((until, room_id))
-            count -= 1
-            if give_way and count and driver.input_waiting():
-                return min(count, len(ready))
-        return 0
 
     def _room_message(self, room_id: str, now: float) -> bytes:
         """One room's retained message as it would be published now (tests, benchmarks)."""

@@ -4,7 +4,6 @@ the plane's ticks are driven by hand with made-up monotonic times."""
 from __future__ import annotations
 
 import math
-import time
 
 from bench.engine import START
 from campus.types import Quality, Reading
@@ -78,23 +77,6 @@ async def test_a_changed_room_is_published_once_its_interval_is_over_not_before(
     sent = len(quiet.rooms_sent())
     tick_until(quiet, over + tick / 2, over + 3)
     assert quiet.rooms_sent()[sent:] == [], "published again without a change"
-
-
-@run_async
-async def test_a_slice_stops_for_readings_waiting_and_its_rest_follows_them() -> None:
-    quiet = await quiet_plane(1000, keep=True)
-    plane, tick = quiet.plane, quiet.plane.settings.tick
-    start = connect(quiet)
-    done = len(quiet.rooms_sent())  # the first slice, with everything retained
-    quiet.driver.input_after = quiet.driver.sent + 3  # readings arrive during the third room
-    left = plane._publish_rooms(start + tick)
-    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 3]
-    assert left == 10, "the rest of the 13-room slice"
-    quiet.driver.input_after = None  # the loop handled them
-    assert plane._publish_slice(time.monotonic(), left, give_way=True) == 0
-    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 13]
-    plane._publish_rooms(start + 2 * tick)
-    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 26], "the next slice as usual"
 
 
 @run_async
