@@ -102,6 +102,13 @@ class ControlPlaneSettings:
     `room_interval` of its previous message. Because the slice follows the elapsed time, a busy
     event loop that ticks less often gets larger slices (up to `CATCH_UP` ticks' worth) rather
     than staler rooms, and a larger campus gets larger slices, not staler rooms either."""
+    hold_off: float = 0.001
+    """A look at pending publications waits (once) until this long after the last readings or
+    command: the hot path's traffic gets the CPU first. On a machine the controller shares with
+    the broker, the kernel runs a woken broker on the CPU of the process that woke it, so
+    publishing right after a command's write, or right after one reading of a burst, kept the
+    broker from delivering the command or the next reading until the room slice was done (the
+    benchmark at 1,000 readings/s: bench/README.md, "Fourth round"). 0: no wait."""
     history_minutes: int = 60
     staff: frozenset[str] = frozenset()
     """Who may send requests that change something (the ``user`` they name); empty: anyone
@@ -115,6 +122,8 @@ class ControlPlaneSettings:
         for name in ("room_interval", "rules_interval", "heartbeat", "tick"):
             if getattr(self, name) <= 0:
                 raise CampusError(f"control plane: {name} must be positive")
+        if self.hold_off < 0:
+            raise CampusError("control plane: hold_off must be 0 or more")
         if self.max_rooms_per_tick < 0:
             raise CampusError("control plane: max_rooms_per_tick must be 0 (automatic) or more")
 
@@ -158,6 +167,10 @@ class ControlPlane:
         """When the last tick looked at the rooms (monotonic)."""
         self._backlog = False
         """Whether rooms were left in the ready queue at the last tick."""
+        self._owed = 0
+        """Rooms of the last tick's slice left for this one (it gave way to readings)."""
+        self._active_at = -math.inf
+        """When the last readings came or the last command went out (monotonic)."""
         self._connects = -1
         """The driver's connection count when everything was last published."""
         self._rules_dirty = True
@@ -258,6 +271,7 @@ class ControlPlane:
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
     def _on_readings(self, batch: Readings) -> None:
+        self._active_at = time.monotonic()
         point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
         last, dirty = self._last, self._dirty
         for reading in batch.readings:
@@ -285,6 +299,7 @@ class ControlPlane:
             return
         self.history.add_event(payload)
         if isinstance(event, Command):
+            self._active_at = time.monotonic()
             self._dirty[payload["room"]] = None
         elif isinstance(event, Transition):
             self._dirty[event.room] = None
@@ -320,12 +335,19 @@ class ControlPlane:
         tick = self.settings.tick
         idle = max(tick, IDLE_TICK)
         while True:
+            wait = self._quiet_left(time.monotonic())
+            if wait > 0:
+                await asyncio.sleep(wait)
             try:
                 self._publish_due()
             except Exception:
                 log.exception("control plane: publishing failed; trying again")
             busy = self._ready or self._waiting or self._dirty
             await asyncio.sleep(tick if busy else idle)
+
+    def _quiet_left(self, now: float) -> float:
+        """How long publishing should still hold off (`ControlPlaneSettings.hold_off`)."""
+        return self._active_at + self.settings.hold_off - now
 
     def _publish_due(self) -> None:
         driver = self._driver
@@ -365,7 +387,7 @@ class ControlPlane:
         self._sliced_at = now
         self._backlog = True
         if rooms_now:
-            self._publish_slice(now, len(self._ready))
+            self._publish_slice(now, len(self._ready), give_way=False)
 
     def _publish_controller(self, now: float) -> None:
         controller = self.controller
@@ -410,6 +432,7 @@ class ControlPlane:
         Each step costs in proportion to what changed, not to the campus: rooms marked dirty
         since the last tick are looked at once, cooling rooms leave in time order."""
         ready, waiting, cool_until = self._ready, self._waiting, self._cool_until
+        owed = self._owed
         if self._dirty:
             dirty, self._dirty = self._dirty, {}
             for room_id in dirty:
@@ -426,31 +449,43 @@ class ControlPlane:
             if room_id in waiting:
                 waiting.remove(room_id)
                 ready[room_id] = None
+        self._owed = 0
         if ready:
             settings = self.settings
             tick = settings.tick
             # the time since the last tick, if rooms were already waiting then (no credit for
             # the time the plane idled)
             elapsed = min(now - self._sliced_at, CATCH_UP * tick) if self._backlog else tick
+            per_tick = settings.max_rooms_per_tick or math.ceil(self._room_rate * tick)
             count = settings.max_rooms_per_tick or math.ceil(self._room_rate * elapsed)
-            self._publish_slice(now, max(1, count))
+            # with what the last slice left when it gave way, within a late tick's bound; that
+            # one does not give way, so that a flood of readings cannot starve the rooms
+            count = min(max(1, count) + owed, CATCH_UP * per_tick)
+            self._owed = self._publish_slice(now, max(1, count), give_way=not owed)
         self._backlog = bool(ready)
         self._sliced_at = now
 
-    def _publish_slice(self, now: float, count: int) -> None:
-        """Publish up to `count` rooms from the front of the ready queue."""
+    def _publish_slice(self, now: float, count: int, *, give_way: bool) -> int:
+        """Publish up to `count` rooms from the front of the ready queue; with `give_way`, stop
+        early when readings wait on the broker's socket, and return how many of `count` are
+        left (the next tick publishes them on top of its own slice)."""
         driver = self._driver
         assert driver is not None
         controller = self.controller
         engine, last, clock_now = controller.engine, self._last, controller.clock.now()
         ready, views = self._ready, self._views
         until = now + self.settings.room_interval
-        for _ in range(min(count, len(ready))):
+        count = min(count, len(ready))
+        while count:
             room_id = ready.popitem(last=False)[0]
             view = views[room_id]
             driver.publish(view.topic, view.message(engine, last, clock_now), 0, True)
             self._cool_until[room_id] = until
             self._cooling.append((until, room_id))
+            count -= 1
+            if give_way and count and driver.input_waiting():
+                return min(count, len(ready))
+        return 0
 
     def _room_message(self, room_id: str, now: float) -> bytes:
         """One room's retained message as it would be published now (tests, benchmarks)."""

@@ -49,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -162,6 +163,8 @@ class Connection:
         """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
         self._fast_acks = 0
         """PUBACKs `_read_fast` took."""
+        self._poller: select.poll | None = None
+        """The watched socket, for `input_waiting`."""
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings
@@ -552,6 +555,17 @@ class Connection:
     def _watch(self, sock: SocketLike) -> None:
         if sock is self._client.socket() and self._loop is not None:
             self._loop.add_reader(sock.fileno(), self._on_readable)
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+
+    def input_waiting(self) -> bool:
+        """Whether bytes from the broker wait to be handled: long work on the event loop (the
+        control plane's room messages) checks this to let a reading through before going on
+        (one poll system call, about 1 µs)."""
+        if self._rx_pos < len(self._rx):
+            return True
+        poller = self._poller
+        return poller is not None and bool(poller.poll(0))
 
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
         # paho closes the socket right after it "wrote" a DISCONNECT: send what is gathered
@@ -562,6 +576,7 @@ class Connection:
         self._in_loop(self._unwatch, sock.fileno())
 
     def _unwatch(self, fd: int) -> None:
+        self._poller = None
         if self._loop is not None and fd >= 0:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(fd)

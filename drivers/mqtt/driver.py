@@ -120,6 +120,11 @@ class MqttDriver:
     def connected(self) -> bool:
         return self._conn.connected
 
+    def input_waiting(self) -> bool:
+        """Whether messages from the broker wait to be read (see `Connection.input_waiting`);
+        call on the event loop."""
+        return self._conn.input_waiting()
+
     async def __aenter__(self) -> MqttDriver:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()

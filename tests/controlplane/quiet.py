@@ -36,10 +36,15 @@ class QuietDriver(MqttDriver):
         self.sent = 0
         self.keep = keep
         self.published: list[Sent] = []
+        self.input_after: int | None = None
+        """`input_waiting` says readings wait once this many messages were published."""
 
     @property
     def connected(self) -> bool:
         return self.up
+
+    def input_waiting(self) -> bool:
+        return self.input_after is not None and self.sent >= self.input_after
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         self.sent += 1

@@ -4,10 +4,14 @@ the plane's ticks are driven by hand with made-up monotonic times."""
 from __future__ import annotations
 
 import math
+import time
+
+import pytest
 
 from bench.engine import START
+from campus.problems import CampusError
 from campus.types import Quality, Reading
-from controller.controlplane import DRAIN
+from controller.controlplane import DRAIN, ControlPlaneSettings
 from controller.events import Readings
 from tests.controlplane.harness import run_async
 from tests.controlplane.quiet import QuietPlane, quiet_plane
@@ -77,6 +81,56 @@ async def test_a_changed_room_is_published_once_its_interval_is_over_not_before(
     sent = len(quiet.rooms_sent())
     tick_until(quiet, over + tick / 2, over + 3)
     assert quiet.rooms_sent()[sent:] == [], "published again without a change"
+
+
+@run_async
+async def test_publishing_holds_off_for_a_moment_after_readings_or_a_command() -> None:
+    quiet = await quiet_plane(2, keep=True)
+    plane = quiet.plane
+    wait = plane.settings.hold_off
+    assert wait > 0
+    assert plane._quiet_left(time.monotonic()) <= 0, "nothing happened yet"
+    before = time.monotonic()
+    plane._on_readings(Readings([Reading(f"{quiet.rooms[1]}.co2", 900.0, START)]))
+    after = time.monotonic()
+    assert wait - (after - before) <= plane._quiet_left(after) <= wait
+    assert plane._quiet_left(after + wait) <= 0
+    before = time.monotonic()
+    quiet.controller.override(f"{quiet.rooms[0]}.lights", True, START + 3600, "alice")
+    after = time.monotonic()
+    assert wait - (after - before) <= plane._quiet_left(after) <= wait, "a command"
+    with pytest.raises(CampusError, match="hold_off must be 0 or more"):
+        ControlPlaneSettings(hold_off=-0.001)
+
+
+@run_async
+async def test_a_slice_stops_for_readings_waiting_and_the_next_tick_publishes_its_rest() -> None:
+    quiet = await quiet_plane(1000, keep=True)
+    plane, tick = quiet.plane, quiet.plane.settings.tick
+    start = connect(quiet)
+    done = len(quiet.rooms_sent())  # the first slice, with everything retained
+    quiet.driver.input_after = quiet.driver.sent + 3  # readings arrive during the third room
+    plane._publish_rooms(start + tick)
+    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 3]
+    quiet.driver.input_after = None  # the loop handled them
+    plane._publish_rooms(start + 2 * tick)
+    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 26], "10 left + 13"
+    plane._publish_rooms(start + 3 * tick)
+    assert len(quiet.rooms_sent()) - done == 39, "then as usual"
+
+
+@run_async
+async def test_under_a_flood_of_readings_every_other_slice_is_whole() -> None:
+    quiet = await quiet_plane(1000, keep=True)
+    plane, tick = quiet.plane, quiet.plane.settings.tick
+    start = connect(quiet)
+    quiet.driver.input_after = 0  # readings always waiting
+    counts = []
+    for n in range(1, 7):
+        before = len(quiet.rooms_sent())
+        plane._publish_rooms(start + n * tick)
+        counts.append(len(quiet.rooms_sent()) - before)
+    assert counts == [1, 25] * 3, "a slice that owes rooms from the last one gives way to none"
 
 
 @run_async

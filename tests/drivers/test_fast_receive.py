@@ -536,3 +536,25 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
     await wait_for(lambda: len(peer.received) >= len(sent), "every message", 15)
     assert [(m.topic, m.payload) for m in peer.received] == sent
     assert {m.qos for m in peer.received} == {1}
+
+
+@run_async
+async def test_input_waiting_says_whether_the_broker_sent_what_the_loop_has_not_read(
+    broker: Broker, peer: Peer
+) -> None:
+    # long work on the event loop (the control plane's room slices) asks this to let a reading
+    # through first: it must see bytes in the socket before the loop's reader has run
+    topic = f"fastrx/waiting{next(_ids)}"
+    async with connected(broker.url, [topic]) as h:
+        peer.publish(topic, b"first")
+        await h.until(1)  # subscribed
+        assert not h.conn.input_waiting()
+        peer.publish(topic, Z2M)  # the loop does not run until this coroutine yields
+        deadline = time.monotonic() + 5
+        while not h.conn.input_waiting() and time.monotonic() < deadline:
+            pass
+        assert h.conn.input_waiting(), "the message never showed in the socket"
+        assert len(h.got) == 1
+        await h.until(2)
+        assert h.got[1] == (topic, Z2M)
+        assert not h.conn.input_waiting()
