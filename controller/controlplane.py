@@ -102,13 +102,6 @@ class ControlPlaneSettings:
     `room_interval` of its previous message. Because the slice follows the elapsed time, a busy
     event loop that ticks less often gets larger slices (up to `CATCH_UP` ticks' worth) rather
     than staler rooms, and a larger campus gets larger slices, not staler rooms either."""
-    hold_off: float = 0.001
-    """A look at pending publications waits (once) until this long after the last readings or
-    command: the hot path's traffic gets the CPU first. On a machine the controller shares with
-    the broker, the kernel runs a woken broker on the CPU of the process that woke it, so
-    publishing right after a command's write, or right after one reading of a burst, kept the
-    broker from delivering the command or the next reading until the room slice was done (the
-    benchmark at 1,000 readings/s: bench/README.md, "Fourth round"). 0: no wait."""
     history_minutes: int = 60
     staff: frozenset[str] = frozenset()
     """Who may send requests that change something (the ``user`` they name); empty: anyone
@@ -122,8 +115,6 @@ class ControlPlaneSettings:
         for name in ("room_interval", "rules_interval", "heartbeat", "tick"):
             if getattr(self, name) <= 0:
                 raise CampusError(f"control plane: {name} must be positive")
-        if self.hold_off < 0:
-            raise CampusError("control plane: hold_off must be 0 or more")
         if self.max_rooms_per_tick < 0:
             raise CampusError("control plane: max_rooms_per_tick must be 0 (automatic) or more")
 
@@ -169,8 +160,6 @@ class ControlPlane:
         """Whether rooms were left in the ready queue at the last tick."""
         self._owed = 0
         """Rooms of the last tick's slice left for this one (it gave way to readings)."""
-        self._active_at = -math.inf
-        """When the last readings came or the last command went out (monotonic)."""
         self._connects = -1
         """The driver's connection count when everything was last published."""
         self._rules_dirty = True
@@ -271,7 +260,6 @@ class ControlPlane:
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
     def _on_readings(self, batch: Readings) -> None:
-        self._active_at = time.monotonic()
         point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
         last, dirty = self._last, self._dirty
         for reading in batch.readings:
@@ -299,7 +287,6 @@ class ControlPlane:
             return
         self.history.add_event(payload)
         if isinstance(event, Command):
-            self._active_at = time.monotonic()
             self._dirty[payload["room"]] = None
         elif isinstance(event, Transition):
             self._dirty[event.room] = None
@@ -335,19 +322,13 @@ class ControlPlane:
         tick = self.settings.tick
         idle = max(tick, IDLE_TICK)
         while True:
-            wait = self._quiet_left(time.monotonic())
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await self.controller.hold_off()
             try:
                 self._publish_due()
             except Exception:
                 log.exception("control plane: publishing failed; trying again")
             busy = self._ready or self._waiting or self._dirty
             await asyncio.sleep(tick if busy else idle)
-
-    def _quiet_left(self, now: float) -> float:
-        """How long publishing should still hold off (`ControlPlaneSettings.hold_off`)."""
-        return self._active_at + self.settings.hold_off - now
 
     def _publish_due(self) -> None:
         driver = self._driver

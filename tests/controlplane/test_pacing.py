@@ -4,14 +4,10 @@ the plane's ticks are driven by hand with made-up monotonic times."""
 from __future__ import annotations
 
 import math
-import time
-
-import pytest
 
 from bench.engine import START
-from campus.problems import CampusError
 from campus.types import Quality, Reading
-from controller.controlplane import DRAIN, ControlPlaneSettings
+from controller.controlplane import DRAIN
 from controller.events import Readings
 from tests.controlplane.harness import run_async
 from tests.controlplane.quiet import QuietPlane, quiet_plane
@@ -81,26 +77,6 @@ async def test_a_changed_room_is_published_once_its_interval_is_over_not_before(
     sent = len(quiet.rooms_sent())
     tick_until(quiet, over + tick / 2, over + 3)
     assert quiet.rooms_sent()[sent:] == [], "published again without a change"
-
-
-@run_async
-async def test_publishing_holds_off_for_a_moment_after_readings_or_a_command() -> None:
-    quiet = await quiet_plane(2, keep=True)
-    plane = quiet.plane
-    wait = plane.settings.hold_off
-    assert wait > 0
-    assert plane._quiet_left(time.monotonic()) <= 0, "nothing happened yet"
-    before = time.monotonic()
-    plane._on_readings(Readings([Reading(f"{quiet.rooms[1]}.co2", 900.0, START)]))
-    after = time.monotonic()
-    assert wait - (after - before) <= plane._quiet_left(after) <= wait
-    assert plane._quiet_left(after + wait) <= 0
-    before = time.monotonic()
-    quiet.controller.override(f"{quiet.rooms[0]}.lights", True, START + 3600, "alice")
-    after = time.monotonic()
-    assert wait - (after - before) <= plane._quiet_left(after) <= wait, "a command"
-    with pytest.raises(CampusError, match="hold_off must be 0 or more"):
-        ControlPlaneSettings(hold_off=-0.001)
 
 
 @run_async

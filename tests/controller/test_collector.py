@@ -1,0 +1,127 @@
+"""Garbage collection at quiet moments (controller/collector.py) and the hold-off it waits for
+(`Controller.hold_off`)."""
+
+from __future__ import annotations
+
+import gc
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from campus.clock import ScaledClock, VirtualClock
+from campus.types import Command, Reading
+from controller.collector import Collector, due_generation
+from controller.runtime import HOLD_OFF, Controller
+from rules.loader import load_rules
+from tests.conftest import EXAMPLES
+from tests.controller.harness import (
+    LIGHT_RULES,
+    START,
+    demo_campus,
+    rules_folder,
+    run_async,
+    running,
+)
+from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for
+
+
+class Node:
+    """Something that can be in a reference cycle."""
+
+    def __init__(self) -> None:
+        self.other: object = None
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """Automatic collection as the test found it, whatever the test did."""
+    enabled = gc.isenabled()
+    yield
+    if enabled:
+        gc.enable()
+
+
+def young_over_threshold() -> list[list[int]]:
+    """Containers kept alive until the young generation's count is over its threshold."""
+    kept: list[list[int]] = []
+    while gc.get_count()[0] <= gc.get_threshold()[0]:
+        kept.append([])
+    return kept
+
+
+def test_a_reading_or_a_command_makes_background_work_hold_off() -> None:
+    campus = demo_campus()
+    controller = Controller(
+        campus, load_rules([EXAMPLES / "rules"], campus), [], VirtualClock(START), settle=0.0
+    )
+    assert controller.quiet_left(time.monotonic()) <= 0, "nothing happened yet"
+    before = time.monotonic()
+    controller.handle([Reading("main.r101.co2", 700.0, START)])
+    after = time.monotonic()
+    assert HOLD_OFF - (after - before) <= controller.quiet_left(after) <= HOLD_OFF
+    assert controller.quiet_left(after + HOLD_OFF) <= 0
+    controller._active_at = -1.0  # long ago
+    controller.send([])  # the timer loop's pass that sends nothing
+    assert controller.quiet_left(time.monotonic()) <= 0
+    before = time.monotonic()
+    controller.send([Command("main.r102.lights", True, START, "override:alice", 8, "a test")])
+    assert controller.quiet_left(before) > 0
+
+
+def test_due_generation_follows_the_counts_and_thresholds(collector_off: None) -> None:
+    gc.disable()
+    gc.collect()
+    assert due_generation() is None
+    kept = young_over_threshold()
+    assert due_generation() == 0
+    collector = Collector(quiet=lambda: None)  # type: ignore[arg-type,return-value]
+    assert collector.step() == 0
+    assert due_generation() is None
+    assert collector.passes == [1, 0, 0]
+    del kept
+
+
+@run_async
+async def test_cycles_are_freed_while_automatic_collection_is_off(collector_off: None) -> None:
+    quiet_waits = 0
+
+    async def quiet() -> None:
+        nonlocal quiet_waits
+        quiet_waits += 1
+
+    collector = Collector(quiet)
+    collector.start()
+    try:
+        assert not gc.isenabled()
+        node = Node()
+        node.other = node
+        freed = weakref.ref(node)
+        del node
+        kept = young_over_threshold()
+        await wait_for(lambda: freed() is None, "the cycle to be collected", 10)
+        assert quiet_waits >= 1, "collected without waiting for a quiet moment"
+        assert sum(collector.passes) >= 1
+        del kept
+    finally:
+        await collector.stop()
+    assert gc.isenabled()
+
+
+@pytest.mark.mqtt
+@run_async
+async def test_a_running_controller_collects_itself_and_hands_back_on_stop(
+    fresh_broker: Broker, tmp_path: Path, collector_off: None
+) -> None:
+    assert gc.isenabled()
+    clock = ScaledClock(START, 1.0)
+    folder = rules_folder(tmp_path, LIGHT_RULES)
+    async with running(fresh_broker, folder, tmp_path / "state.sqlite", clock) as controller:
+        assert not gc.isenabled()
+        kept = young_over_threshold()
+        await wait_for(lambda: sum(controller.collector.passes) >= 1, "a collection", 10)
+        del kept
+    assert gc.isenabled()
