@@ -17,7 +17,9 @@ Cost on the controller's hot path, where every reading of every point passes thr
 `_on_readings`: a reading costs a dict lookup of its room (points of rooms this controller does
 not own are dropped there), a store of the reading itself and of the minute value, and marking
 the room dirty. Room messages go out in small slices every `tick`, so no single tick holds up
-the readings queued behind it (`ControlPlaneSettings.max_rooms_per_tick`).
+the readings queued behind it (`ControlPlaneSettings.max_rooms_per_tick`); a tick waits until
+the hot path has been quiet for a moment (`Controller.hold_off`), and a slice stops when
+readings wait on the broker's socket, leaving the rest to the next tick.
 
 QoS: what is retained is published at QoS 0 (the campus description, published once per
 connection, excepted). A retained message is a state that the next one replaces, and every one
@@ -442,7 +444,7 @@ class ControlPlane:
             # with what the last slice left when it gave way, within a late tick's bound; that
             # one does not give way, so that a flood of readings cannot starve the rooms
             count = min(max(1, count) + owed, CATCH_UP * per_tick)
-            self._owed = self._publish_slice(now, max(1, count), give_way=not owed)
+            self._owed = self._publish_slice(now, count, give_way=not owed)
         self._backlog = bool(ready)
         self._sliced_at = now
 
