@@ -18,9 +18,10 @@ collector is on again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import Awaitable, Callable
+
+from controller.extension import end_task
 
 TICK = 0.01
 """How often the young generation's count is looked at (s)."""
@@ -56,9 +57,7 @@ class Collector:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await end_task(self._task)
             self._task = None
             gc.enable()
 

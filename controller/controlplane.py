@@ -58,6 +58,7 @@ from controller.controlplane_schema import (
     rules_payload,
 )
 from controller.events import Audit, Readings
+from controller.extension import end_task
 from controller.runtime import Controller
 from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
@@ -210,11 +211,8 @@ class ControlPlane:
         self._task = asyncio.create_task(self._publisher(), name="controlplane")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         controller, driver = self._controller, self._driver
         if controller is None or driver is None:
             return

@@ -6,6 +6,8 @@ drivers disconnect, in reverse order.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -18,3 +20,11 @@ class Extension(Protocol):
     async def start(self, controller: Controller) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+async def end_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel an extension's background task (None: it has none) and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

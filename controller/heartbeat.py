@@ -22,12 +22,12 @@ people; this one is the machine contract, on the controller's clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from dataclasses import dataclass
 
 from campus.problems import CampusError
+from controller.extension import end_task
 from controller.runtime import Controller
 from drivers.mqtt import MqttDriver
 
@@ -78,11 +78,8 @@ class Heartbeat:
         self._task = asyncio.create_task(self._beat(controller, driver, topic), name="heartbeat")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
 
     async def _beat(self, controller: Controller, driver: MqttDriver, topic: str) -> None:
         clock = controller.clock

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.extension import end_task
 from rules.loader import SUFFIXES, load_rules
 
 if TYPE_CHECKING:
@@ -95,10 +96,7 @@ class RuleWatcher:
         self._task = asyncio.create_task(self._watch(controller), name="rule-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await end_task(self._task)
 
     async def _watch(self, controller: Controller) -> None:
         clock = controller.clock

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from campus.problems import CampusError
 from campus.types import Value
 from controller.events import Audit
+from controller.extension import end_task
 from rules.alarms import Alarm
 from rules.durable import Saved, SavedInstance, SavedOverride, capture, overrides, save_instance
 
@@ -257,10 +258,7 @@ class StateKeeper:
         self._task = asyncio.create_task(self._run(controller), name="state-keeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await end_task(self._task)
         await asyncio.to_thread(self._writer.shutdown)  # the writes already taken
         if self._controller is not None:
             self._controller.bus.unsubscribe(Audit, self._after_staff_action)
