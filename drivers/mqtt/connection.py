@@ -561,8 +561,9 @@ class Connection:
     def input_waiting(self) -> bool:
         """Whether bytes from the broker wait to be handled: long work on the event loop (the
         control plane's room messages) checks this to let a reading through before going on
-        (one poll system call, about 1 µs)."""
-        if self._rx_pos < len(self._rx):
+        (one poll system call, about 1 µs). Part of a packet left in the receive buffer is not
+        input to handle: the rest of it has to come through the socket first."""
+        if self._rx_pos < len(self._rx) and not self._partial:
             return True
         poller = self._poller
         return poller is not None and bool(poller.poll(0))

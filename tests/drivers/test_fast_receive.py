@@ -558,3 +558,20 @@ async def test_input_waiting_says_whether_the_broker_sent_what_the_loop_has_not_
         await h.until(2)
         assert h.got[1] == (topic, Z2M)
         assert not h.conn.input_waiting()
+
+
+@run_async
+async def test_part_of_a_packet_in_the_buffer_is_not_input_waiting() -> None:
+    # nothing can be handled until the rest comes through the socket: long work on the loop
+    # must not give way to it
+    async with RawBroker() as raw, connected(raw.url, ["#"]) as h:
+        client = await raw.connections.get()
+        packet = publish_packet(b"s/t", Z2M)
+        client.write(packet[:20])
+        await client.drain()
+        await wait_for(lambda: h.conn._partial, "the first part read into the buffer", 5)
+        assert not h.conn.input_waiting()
+        client.write(packet[20:])
+        await client.drain()
+        assert await h.until(1) == [("s/t", Z2M)]
+        assert not h.conn.input_waiting()
