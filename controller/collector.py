@@ -7,12 +7,12 @@ transition, the command, its events and payloads). At 1,000 readings/s a young p
 one (bench/README.md, "Fourth round").
 
 Once the controller runs (after `gc.freeze`), `Collector` turns the automatic collector off and
-runs the same passes itself from a task of its own: every `TICK` it waits until the hot path has
-been quiet for a moment (`Controller.hold_off`) and, when the young generation is over its
-threshold, collects it, and the older generations on CPython's own schedule (`gc.get_threshold`:
-after 10 young passes a middle one, after 10 of those a full one). Nothing is collected less often
-than before by more than a tick; the passes move out of the readings' way. On stop the automatic
-collector is on again.
+runs the same passes itself from a task of its own: every `TICK` it looks at the young
+generation's count and, when it is over its threshold, waits until the hot path has been quiet
+for a moment (`Controller.hold_off`) and collects it, or an older generation on CPython's own
+schedule (`gc.get_threshold`: after more than 10 young passes a middle one, after more than 10
+of those a full one). Nothing is collected less often than before by more than a tick and the
+hold-off; the passes move out of the readings' way. On stop the automatic collector is on again.
 """
 
 from __future__ import annotations
