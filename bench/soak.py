@@ -100,7 +100,7 @@ def queues(controller: Controller) -> dict[str, float]:
     mqtt = controller.driver("mqtt")
     if isinstance(mqtt, MqttDriver):
         found["mqtt_outbox"] = len(mqtt._outbox)
-        found["mqtt_held"] = len(mqtt._held)
+        found["mqtt_held"] = mqtt.commands_waiting
         client = mqtt._conn._client
         if client is not None:
             found["paho_out_packets"] = len(client._out_packet)

@@ -67,6 +67,9 @@ class MqttSection:
         default=None, metadata={"doc": "device value at 100 % (254 for Z2M brightness)"}
     )
     invert: bool = field(default=False, metadata={"doc": "send 100 - value (blinds -> position)"})
+    qos: Literal[0, 1] = field(
+        default=1, metadata={"doc": "actuators: MQTT QoS of the commands (1: acknowledged)"}
+    )
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,7 @@ class _Resolver:
             return None
         fmt = PayloadFormat(s.format)
         key = s.key if s.key is not None else (default_key if fmt is PayloadFormat.Z2M else None)
-        return MqttBinding(topic, fmt, key, command_topic, s.scale, s.invert)
+        return MqttBinding(topic, fmt, key, command_topic, s.scale, s.invert, s.qos)
 
     def ha_site(self, s: HomeAssistantSection | None) -> HomeAssistantSite | None:
         if s is None:

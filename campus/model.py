@@ -42,7 +42,8 @@ class MqttBinding:
     For a point: the state topic and the JSON key (Z2M) to read. For an actuator: the device's
     state topic; commands are published to ``<topic>/set`` (Z2M) or to `command_topic` (plain).
     `scale` maps 100 % of a level to the device's raw unit (254 for Z2M brightness); `invert`
-    sends ``100 - value`` (blinds closed % -> cover position open %).
+    sends ``100 - value`` (blinds closed % -> cover position open %). `qos`: the QoS of an
+    actuator's commands (1, acknowledged, by default; 0 for devices that want fire-and-forget).
     """
 
     topic: str
@@ -51,6 +52,7 @@ class MqttBinding:
     command_topic: str | None = None
     scale: float | None = None
     invert: bool = False
+    qos: int = 1
 
     @property
     def availability_topic(self) -> str:

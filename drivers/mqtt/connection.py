@@ -103,7 +103,9 @@ class _Unframeable(Exception):
 class Connection:
     """A paho client on the running event loop, with last will, status and reconnect backoff.
 
-    Callbacks (`on_message`, `on_connected`, `on_read_done`) run on the event loop. All methods
+    Callbacks (`on_message`, `on_connected`, `on_read_done`, `on_acknowledged`) run on the
+    event loop; `on_acknowledged(mid)` runs inside paho's bookkeeping of a QoS 1 message's
+    PUBACK, before paho frees its slot in the in-flight window: it must not publish. All methods
     except `start`/`close`/`wait_connected` must be called on the event loop thread.
     """
 
@@ -117,6 +119,7 @@ class Connection:
         on_message: Callable[[str, bytes], None],
         on_connected: Callable[[], None],
         on_read_done: Callable[[], None],
+        on_acknowledged: Callable[[int], None] = lambda mid: None,
     ) -> None:
         self.endpoint = settings.endpoint()
         self.client_id = client_id
@@ -127,6 +130,7 @@ class Connection:
         self._handle_message = on_message
         self._handle_connected = on_connected
         self._handle_read_done = on_read_done
+        self._handle_acknowledged = on_acknowledged
         self._client = self._make_client()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
@@ -480,6 +484,7 @@ class Connection:
         ack = self._acks.pop(mid, None)
         if ack is not None and not ack.done():
             ack.set_result(None)
+        self._handle_acknowledged(mid)
 
     def _on_subscribe(
         self,

@@ -8,11 +8,15 @@ The network side lives in `Connection` (paho driven by the event loop, see its d
 no thread); this module is what the campus means on the wire: the topic index, decoding into
 readings, commands that survive an outage, extra subscriptions for the control plane.
 
-Commands and outages: paho re-sends QoS 1 messages that were in flight when a connection dropped,
-but a command issued while disconnected is not handed to paho. The driver holds the latest one
-per actuator and sends it after the reconnect, once paho has re-sent its in-flight ones, so the
-last value a device receives is the latest one the controller decided (stale intermediate values
-are dropped and counted in `stats.commands_superseded`).
+Commands are never dropped because the connection is busy or down. At most `COMMAND_WINDOW`
+QoS 1 commands are in flight (published, not yet acknowledged); the rest wait in the driver, the
+latest per actuator, in the order they were decided, and go out as acknowledgements free the
+window, or after a reconnect once paho has re-sent what was in flight when it dropped. A waiting
+command replaced by a newer one for the same actuator is counted in `stats.commands_superseded`:
+the last value a device receives is the latest the controller decided. The queue is bounded by
+the number of actuators. (Left to paho, a full window queued commands in paho, which walks its
+whole queue on every acknowledgement and refused more beyond `max_queued`: commands were lost at
+start-up on a campus of 10,000 rooms.)
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ log = logging.getLogger("campusctl.mqtt")
 
 MATCH_CACHE = 100_000
 """Topics whose matching extra filters are remembered (a campus has a few per room)."""
+COMMAND_WINDOW = 64
+"""QoS 1 commands in flight at once; below paho's in-flight window (`connection.MAX_INFLIGHT`),
+so the control plane's QoS 1 messages never queue commands inside paho."""
 MessageCallback = Callable[[str, bytes], None]
 """An extra subscription's callback: (topic, payload), called on the event loop."""
 
@@ -79,7 +86,12 @@ class MqttDriver:
         self._throttle = LogThrottle(log, settings.bad_payload_log_interval)
         self._batch: list[Reading] = []
         self._sink: Callable[[list[Reading]], None] | None = None
-        self._held: dict[str, tuple[str, bytes]] = {}
+        self._waiting: dict[str, tuple[str, bytes, int]] = {}
+        """Actuator -> its latest command not yet handed to the connection (topic, payload,
+        QoS), in the order they were decided."""
+        self._in_flight: set[int] = set()
+        """Message ids of QoS 1 commands published and not yet acknowledged."""
+        self._pump_due = False
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
         self._extra: dict[str, list[MessageCallback]] = {}
         self._matches: dict[str, list[str]] = {}
@@ -96,6 +108,7 @@ class MqttDriver:
             on_message=self._on_message,
             on_connected=self._on_connected,
             on_read_done=self._hand_over,
+            on_acknowledged=self._acknowledged,
         )
 
     @property
@@ -154,14 +167,21 @@ class MqttDriver:
         return actuator.mqtt is not None
 
     def send(self, command: Command) -> None:
-        """Set an actuator: QoS 1, not retained. Raises DriverError for an unknown actuator or a
-        value it cannot take; while disconnected the latest command per actuator is held."""
+        """Set an actuator (QoS from its binding, not retained). Raises DriverError for an
+        unknown actuator or a value it cannot take. Never drops a command: one that cannot go
+        out now waits (module docstring)."""
         bound = self._table.actuators.get(command.actuator)
         if bound is None:
             raise DriverError(f"actuator {command.actuator} has no usable MQTT binding")
         spec, target = bound
         topic, payload = encode_command(spec, command.value, target)
-        self._call_in_loop(self._send_now, command.actuator, topic, payload)
+        qos = spec.mqtt.qos if spec.mqtt is not None else 1
+        self._call_in_loop(self._send_now, command.actuator, topic, payload, qos)
+
+    @property
+    def commands_waiting(self) -> int:
+        """Commands decided but not yet handed to the connection (window full, or offline)."""
+        return len(self._waiting)
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         """Publish anything (control plane). While disconnected QoS 0 is dropped and QoS 1-2 is
@@ -192,20 +212,52 @@ class MqttDriver:
         else:
             self._loop.call_soon_threadsafe(fn, *args)
 
-    def _send_now(self, actuator: str, topic: str, payload: bytes) -> None:
-        if not self._conn.connected:
-            if self._held.pop(actuator, None) is not None:
-                self.stats.commands_superseded += 1
-            self._held[actuator] = (topic, payload)
+    def _send_now(self, actuator: str, topic: str, payload: bytes, qos: int) -> None:
+        waiting = self._waiting
+        if waiting.pop(actuator, None) is not None:
+            self.stats.commands_superseded += 1
+        if waiting or not self._conn.connected or (qos and len(self._in_flight) >= COMMAND_WINDOW):
+            waiting[actuator] = (topic, payload, qos)  # behind those waiting, in order
             self.stats.commands_held += 1
-            return
-        self._held.pop(actuator, None)
-        info = self._conn.publish(topic, payload, qos=1)
-        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-            log.error("command for %s not sent: too many unacknowledged messages", actuator)
-            self._held[actuator] = (topic, payload)
-            return
+        elif not self._publish_command(topic, payload, qos):
+            waiting[actuator] = (topic, payload, qos)
+            self.stats.commands_held += 1
+
+    def _publish_command(self, topic: str, payload: bytes, qos: int) -> bool:
+        """Hand a command to the connection; False if it did not take it: paho's own queue is
+        full (of the control plane's messages), or a QoS 0 command met a connection that just
+        dropped. (paho keeps a QoS 1 message it could not write and sends it after the
+        reconnect, so that one is in flight.)"""
+        info = self._conn.publish(topic, payload, qos=qos)
+        if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE or (
+            not qos and info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS
+        ):
+            return False
+        if qos:
+            self._in_flight.add(info.mid)
         self.stats.commands_sent += 1
+        return True
+
+    def _acknowledged(self, mid: int) -> None:
+        """A PUBACK (inside paho's bookkeeping, which frees the window after this returns):
+        the waiting commands go out once this loop pass is done."""
+        self._in_flight.discard(mid)
+        if self._waiting and not self._pump_due and self._loop is not None:
+            self._pump_due = True
+            self._loop.call_soon(self._pump)
+
+    def _pump(self) -> None:
+        """Send waiting commands, oldest first, while connected and the window has room."""
+        self._pump_due = False
+        waiting = self._waiting
+        while waiting and self._conn.connected:
+            actuator = next(iter(waiting))
+            topic, payload, qos = waiting[actuator]
+            if qos and len(self._in_flight) >= COMMAND_WINDOW:
+                return
+            if not self._publish_command(topic, payload, qos):
+                return
+            del waiting[actuator]
 
     def _publish_now(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._conn.connected:
@@ -243,9 +295,7 @@ class MqttDriver:
     def _release_held(self) -> None:
         if not self._conn.connected:
             return
-        held, self._held = self._held, {}
-        for actuator, (topic, payload) in held.items():
-            self._send_now(actuator, topic, payload)
+        self._pump()
         while self._outbox and self._conn.connected:
             self._publish_now(*self._outbox.popleft())
 

@@ -27,11 +27,11 @@ class MqttStats:
     """Messages on topics nothing is bound to (stray retained messages, say)."""
     missing_key_warnings: int = 0
     commands_sent: int = 0
-    """Commands handed to the connection (QoS 1)."""
+    """Commands handed to the connection."""
     commands_held: int = 0
-    """Commands that arrived while disconnected and waited for the reconnect."""
+    """Commands that had to wait: disconnected, or the window of commands in flight full."""
     commands_superseded: int = 0
-    """Held commands replaced by a newer one for the same actuator (only the latest is sent)."""
+    """Waiting commands replaced by a newer one for the same actuator (only the latest is sent)."""
     published: int = 0
     publish_dropped: int = 0
     """`publish` calls lost: QoS 0 while disconnected, or beyond `max_queued`."""
