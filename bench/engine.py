@@ -214,9 +214,9 @@ def message_throughput(engine: Engine, messages: list[list[Reading]], batched: b
     gc.collect()
     began = time.process_time()
     if batched:
-        on_readings = engine.on_readings
+        on_message = engine.on_message
         for message in messages:
-            on_readings(message)
+            on_message(message)
     else:
         on_reading = engine.on_reading
         for message in messages:

@@ -31,6 +31,14 @@ class Reading(NamedTuple):
     quality: Quality = Quality.GOOD
 
 
+Message = list[Reading]
+"""The readings of one device message (a multisensor's JSON object, a serial frame, a Home
+Assistant state change): simultaneous, so the rules see them together."""
+Batch = list[Message]
+"""Messages a driver hands over at once (one socket read), in the order they arrived: each is
+evaluated on its own, in that order."""
+
+
 class Command(NamedTuple):
     """A new winning value for an actuator, and why it won.
 

@@ -94,11 +94,14 @@ class OfflineLoop:
             if route.state:
                 decoded = decode_state(topic, payload, route.state)
                 self.bad_payloads += len(decoded.errors)
-                for target, value in decoded.values:
-                    if target.actuator:
-                        continue
-                    self.readings += 1
-                    self._send(engine.on_reading(Reading(target.id, value, now)))
+                message = [
+                    Reading(target.id, value, now)
+                    for target, value in decoded.values
+                    if not target.actuator
+                ]
+                if message:  # one device message: its readings together, as live
+                    self.readings += len(message)
+                    self._send(engine.on_message(message))
             if route.availability:
                 try:
                     online = decode_availability(topic, payload)
@@ -106,10 +109,13 @@ class OfflineLoop:
                     self.bad_payloads += 1
                     continue
                 if not online:
-                    for target in route.availability:
-                        if not target.actuator:
-                            reading = Reading(target.id, None, now, Quality.UNAVAILABLE)
-                            self._send(engine.on_reading(reading))
+                    gone = [
+                        Reading(target.id, None, now, Quality.UNAVAILABLE)
+                        for target in route.availability
+                        if not target.actuator
+                    ]
+                    if gone:
+                        self._send(engine.on_message(gone))
 
     def _send(self, commands: list[Command]) -> None:
         for command in commands:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from campus.clock import Clock
 from campus.model import Campus
 from campus.problems import CampusError
-from campus.types import Command, Reading, Value
+from campus.types import Batch, Command, Reading, Value
 from controller import staff
 from controller.bus import Bus
 from controller.collector import Collector
@@ -101,7 +101,7 @@ class Controller:
             self._cells.update((a.id, (stats, name, True)) for name, a in room.actuators.items())
         """Point or actuator id -> (its room's stats, its name, whether it is an actuator)."""
         self._routes = self._route_commands()
-        self._inbox: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Batch] = asyncio.Queue()
         self._waiting_until = float("inf")
         """The engine deadline `_loop` sleeps until (inf: none; -inf while it is awake, as it
         looks at the deadline again before it sleeps)."""
@@ -189,7 +189,7 @@ class Controller:
             with contextlib.suppress(asyncio.CancelledError):
                 await next_batch
 
-    def _take(self, batch: list[Reading]) -> None:
+    def _take(self, batch: Batch) -> None:
         """A batch straight from a driver's read callback (drivers.base.HandsOver): handled at
         once, no task hop; `_loop` is woken only when the engine now has an earlier deadline."""
         if self._stopping:
@@ -217,30 +217,36 @@ class Controller:
         """How long `hold_off` would wait at `now` (time.monotonic); 0 or less: not at all."""
         return self._active_at + HOLD_OFF - now
 
-    def handle(self, batch: list[Reading]) -> None:
-        """Feed a batch of readings to the engine (as readings that arrived together, see
-        Engine.on_readings) and send what it decides."""
+    def handle(self, batch: Batch) -> None:
+        """Feed a driver's batch of device messages to the engine (each message on its own, in
+        order: Engine.on_messages) and send what it decides."""
         self._active_at = time.monotonic()
         cells = self._cells
         known: list[Reading] = []
-        taken: list[Reading] = []
-        for reading in batch:
-            cell = cells.get(reading.point)
-            if cell is None:
-                continue
-            known.append(reading)
-            stats, name, is_actuator = cell
-            if is_actuator:
-                stats.reported[name] = reading.value
-                continue
-            stats.readings += 1
-            stats.values[name] = reading.value
-            taken.append(reading)
+        messages: Batch = []
+        for message in batch:
+            taken: list[Reading] | None = None
+            for reading in message:
+                cell = cells.get(reading.point)
+                if cell is None:
+                    continue
+                known.append(reading)
+                stats, name, is_actuator = cell
+                if is_actuator:
+                    stats.reported[name] = reading.value
+                    continue
+                stats.readings += 1
+                stats.values[name] = reading.value
+                if taken is None:
+                    taken = [reading]
+                    messages.append(taken)
+                else:
+                    taken.append(reading)
         if known and self.bus.wants(Readings):
             self.bus.emit(Readings(known))
-        if taken:
-            self.readings += len(taken)
-            self.send(self.engine.on_readings(taken))
+        if messages:
+            self.readings += sum(map(len, messages))
+            self.send(self.engine.on_messages(messages))
 
     def send(self, commands: list[Command]) -> None:
         if commands:

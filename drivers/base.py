@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from campus.model import ActuatorSpec
-from campus.types import Command, Reading
+from campus.types import Batch, Command
 
 
 class Driver(Protocol):
@@ -16,11 +16,12 @@ class Driver(Protocol):
 
     Used as an async context manager: entering connects (and keeps reconnecting in the
     background), leaving disconnects cleanly. Readings arrive in batches on `readings`, stamped
-    with the injected clock; `send` never blocks.
+    with the injected clock: a `campus.types.Batch`, one list of readings per device message, in
+    arrival order (a message's readings are simultaneous); `send` never blocks.
     """
 
     name: str
-    readings: asyncio.Queue[list[Reading]]
+    readings: asyncio.Queue[Batch]
 
     def handles(self, actuator: ActuatorSpec) -> bool:
         """Whether this driver carries commands for `actuator`."""
@@ -47,6 +48,6 @@ class HandsOver(Protocol):
     which at a thousand single-message batches a second was most of the controller's CPU.
     """
 
-    def hand_over_to(self, sink: Callable[[list[Reading]], None]) -> None:
+    def hand_over_to(self, sink: Callable[[Batch], None]) -> None:
         """From now on give every batch to `sink` instead of putting it on `readings`."""
         ...

@@ -2,8 +2,10 @@
 
 No asyncio, no threads, no wall clock: every time is an argument, so the same engine runs live
 under the controller, on the virtual clock of `rules test`, and in a replay of a recorded trace,
-with the same results. The controller calls `on_reading` for each reading and `advance` when
-`next_deadline` comes, and sends what they return.
+with the same results. The controller calls `on_messages` with each burst of device messages a
+driver hands over and `advance` when `next_deadline` comes, and sends what they return. One
+message's readings are simultaneous (one evaluation); separate messages are evaluated one by
+one in arrival order, so the commands never depend on how messages were grouped into bursts.
 
 The hot path (a campus of 1,000+ rooms, thousands of readings a second) is one dict lookup for
 the point, a comparison with its last value, and the evaluation of only the instances that read
@@ -18,7 +20,7 @@ and from then on only changes go out.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from operator import attrgetter
 from zoneinfo import ZoneInfo
@@ -112,45 +114,62 @@ class Engine:
 
     def on_reading(self, reading: Reading) -> list[Command]:
         """Take one reading (its `ts` is the current time); the commands it causes."""
-        out = self._begin(reading.ts)
-        self.stats.readings += 1
-        readers = self._take(reading)
-        if readers:
-            now = self.clock.now
-            cause = reading.point
-            for instance in readers:
-                instance.evaluate(now, cause)
-        if self._queue or self._dirty:
-            self._drain(self.clock.now)
-        return out
+        return self.on_message((reading,))
 
-    def on_readings(self, readings: Sequence[Reading]) -> list[Command]:
-        """Take readings that arrived together (one device message, a driver's read burst);
-        the commands they cause, at the latest `ts`.
+    def on_message(self, readings: Sequence[Reading]) -> list[Command]:
+        """Take the readings of one device message, which are simultaneous; the commands
+        they cause, at the latest `ts`.
 
         Every value is in place before any rule is evaluated, and each affected instance is
         evaluated once: a multisensor message that changes occupancy and illuminance at once
-        never sends a transient on/off pair, and a burst costs one pass per instance.
+        never sends a transient on/off pair.
         """
-        if not readings:
-            return []
-        out = self._begin(max(map(_ts, readings)))
+        out = self._begin(max(map(_ts, readings)) if readings else self.clock.now)
+        self._message(readings)
+        return out
+
+    def on_messages(self, messages: Iterable[Sequence[Reading]]) -> list[Command]:
+        """Take messages that arrived together (a driver's read burst), in arrival order; the
+        commands they cause, in order.
+
+        Each message is one `on_message`, with the timers due before it fired first: the
+        result is the same whether the messages come one at a time or in bursts of any size
+        and split (two readings of one sensor in one burst are two evaluations, so neither's
+        threshold crossing is lost). Only the output list is shared.
+        """
+        out = self._begin(self.clock.now)
+        for readings in messages:
+            if readings:
+                self._advance_to(max(map(_ts, readings)))
+                self._message(readings)
+        return out
+
+    def _message(self, readings: Sequence[Reading]) -> None:
+        """One message, its timers already fired: values in place, then each affected instance
+        evaluated once, then the cascade drained."""
         self.stats.readings += len(readings)
         take = self._take
-        due: dict[Instance, str] = {}
-        for reading in readings:
-            readers = take(reading)
+        if len(readings) == 1:
+            readers = take(readings[0])
             if readers:
+                now = self.clock.now
+                cause = readings[0].point
                 for instance in readers:
-                    if instance not in due:
-                        due[instance] = reading.point
-        if due:
-            now = self.clock.now
-            for instance, cause in due.items():
-                instance.evaluate(now, cause)
+                    instance.evaluate(now, cause)
+        else:
+            due: dict[Instance, str] = {}
+            for reading in readings:
+                readers = take(reading)
+                if readers:
+                    for instance in readers:
+                        if instance not in due:
+                            due[instance] = reading.point
+            if due:
+                now = self.clock.now
+                for instance, cause in due.items():
+                    instance.evaluate(now, cause)
         if self._queue or self._dirty:
             self._drain(self.clock.now)
-        return out
 
     def _take(self, reading: Reading) -> list[Instance]:
         """Put a reading's value in place; the instances to evaluate because of it."""
@@ -417,13 +436,18 @@ class Engine:
     # -- internals -------------------------------------------------------------------------
 
     def _begin(self, now: float) -> list[Command]:
-        """Start a public call: a fresh output list, and every timer due up to `now` fired.
+        """Start a public call: a fresh output list, and every timer due up to `now` fired."""
+        out: list[Command] = []
+        self._out = out
+        self._advance_to(now)
+        return out
+
+    def _advance_to(self, now: float) -> None:
+        """Fire every timer due up to `now`, in time order, and move the clock to `now`.
 
         Time never goes back: a reading stamped earlier than the engine's time (drivers are not
         perfectly ordered) is taken at the engine's time.
         """
-        out: list[Command] = []
-        self._out = out
         timers = self._timers
         clock = self.clock
         if timers.due(now):
@@ -434,7 +458,6 @@ class Engine:
                 self._drain(at)
         if now > clock.now:
             clock.now = float(now)
-        return out
 
     def _drain(self, now: float) -> None:
         """Re-evaluate instances whose actuators changed, then send what changed."""

@@ -46,7 +46,7 @@ from hass_client.exceptions import (
 from campus.clock import Clock
 from campus.model import ActuatorSpec, Campus
 from campus.problems import DriverError
-from campus.types import Command, Quality, Reading
+from campus.types import Batch, Command, Quality, Reading
 from drivers.homeassistant.index import Target, build_index
 from drivers.homeassistant.mapping import ServiceCall, Unusable, encode_command
 from drivers.homeassistant.settings import HA_DOCS, HaSettings
@@ -76,7 +76,7 @@ class HomeAssistantDriver:
         self.settings = settings
         self.stats = HaStats()
         self.failures: deque[CommandFailure] = deque(maxlen=settings.max_failures_kept)
-        self.readings: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self.readings: asyncio.Queue[Batch] = asyncio.Queue()
         self._clock = clock
         self._index = build_index(campus)
         self._known: set[str] = set()
@@ -84,7 +84,8 @@ class HomeAssistantDriver:
         self._said: dict[str, str] = {}
         """The last problem logged per entity, so a lasting one is logged once."""
         self._pending: dict[str, Command] = {}
-        self._batch: list[Reading] = []
+        self._batch: Batch = []
+        """One message per entity state, in the order Home Assistant sent them."""
         self._hand_over_due = False
         self._resync_wanted = False
         self._wake = asyncio.Event()
@@ -254,7 +255,7 @@ class HomeAssistantDriver:
                 continue
             if report_missing:
                 self._say(entity, "does not exist in Home Assistant: check campus.yaml")
-            self._batch.extend(Reading(t.id, None, now, Quality.UNAVAILABLE) for t in targets)
+            self._batch.append([Reading(t.id, None, now, Quality.UNAVAILABLE) for t in targets])
         self._hand_over()
 
     def _on_started(self, _event: Mapping[str, Any]) -> None:
@@ -302,7 +303,7 @@ class HomeAssistantDriver:
         if state is None:
             self._known.discard(entity)
             self._say(entity, "was removed from Home Assistant")
-            self._batch.extend(Reading(t.id, None, now, Quality.UNAVAILABLE) for t in targets)
+            self._batch.append([Reading(t.id, None, now, Quality.UNAVAILABLE) for t in targets])
         else:
             self._known.add(entity)
             self._read(entity, targets, state, now)
@@ -312,6 +313,7 @@ class HomeAssistantDriver:
         self, entity: str, targets: list[Target], state: Mapping[str, Any], now: float
     ) -> None:
         problem = None
+        message: list[Reading] = []
         for target in targets:
             value = target.decode(state)
             if value is None:
@@ -320,9 +322,11 @@ class HomeAssistantDriver:
                 if value.reason is not None:
                     self.stats.unusable_states += 1
                     problem = f"{value.reason} (for {target.id})"
-                self._batch.append(Reading(target.id, None, now, Quality.UNAVAILABLE))
+                message.append(Reading(target.id, None, now, Quality.UNAVAILABLE))
             else:
-                self._batch.append(Reading(target.id, value, now))
+                message.append(Reading(target.id, value, now))
+        if message:
+            self._batch.append(message)
         if problem is None:
             self._said.pop(entity, None)
         else:
@@ -345,5 +349,5 @@ class HomeAssistantDriver:
         self._hand_over_due = False
         if self._batch:
             batch, self._batch = self._batch, []
-            self.stats.readings += len(batch)
+            self.stats.readings += sum(map(len, batch))
             self.readings.put_nowait(batch)

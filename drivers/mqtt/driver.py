@@ -36,7 +36,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from campus.clock import Clock
 from campus.model import ActuatorSpec, Campus, PayloadFormat
 from campus.problems import DriverError
-from campus.types import Command, Quality, Reading
+from campus.types import Batch, Command, Quality, Reading
 from drivers.mqtt.codec import Target, decode_availability, decode_state, encode_command
 from drivers.mqtt.connection import Connection
 from drivers.mqtt.errors import PayloadError, show_payload
@@ -60,7 +60,8 @@ MessageCallback = Callable[[str, bytes], None]
 class MqttDriver:
     """Reads every MQTT-bound point of a campus and commands its MQTT-bound actuators.
 
-    - `readings`: batches of readings, stamped with `clock.now()` on arrival. A point's reading
+    - `readings`: batches (`campus.types.Batch`): the readings of each device message, one
+      list per message, in arrival order, stamped with `clock.now()` on arrival. A point's reading
       carries the point id; an actuator's reported state carries the actuator id. A device going
       offline yields one UNAVAILABLE reading (value None) per point and actuator on it.
     - `send`, `publish`: non-blocking and callable from any thread.
@@ -78,14 +79,14 @@ class MqttDriver:
         site = campus.site.id
         self.settings = settings
         self.stats = MqttStats()
-        self.readings: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self.readings: asyncio.Queue[Batch] = asyncio.Queue()
         self._clock = clock
         self._table = build_routes(campus)
         self._routes: dict[str, Route] = self._table.routes
         self._keywatch = KeyWatch(settings.missing_key_warn_after)
         self._throttle = LogThrottle(log, settings.bad_payload_log_interval)
-        self._batch: list[Reading] = []
-        self._sink: Callable[[list[Reading]], None] | None = None
+        self._batch: Batch = []
+        self._sink: Callable[[Batch], None] | None = None
         self._waiting: dict[str, tuple[str, bytes, int]] = {}
         """Actuator -> its latest command not yet handed to the connection (topic, payload,
         QoS), in the order they were decided."""
@@ -329,7 +330,9 @@ class MqttDriver:
         decoded = decode_state(route.topic, payload, route.state)
         if decoded.values:
             now = self._clock.now()
-            self._batch.extend(Reading(t.id, value, now) for t, value in decoded.values)
+            message = [Reading(t.id, value, now) for t, value in decoded.values]
+            self.stats.readings += len(message)
+            self._batch.append(message)
         for error in decoded.errors:
             self._bad_payload(error)
         if route.format is PayloadFormat.Z2M and decoded.parsed:
@@ -352,9 +355,9 @@ class MqttDriver:
             return
         if not online:
             now = self._clock.now()
-            self._batch.extend(
-                Reading(t.id, None, now, Quality.UNAVAILABLE) for t in route.availability
-            )
+            message = [Reading(t.id, None, now, Quality.UNAVAILABLE) for t in route.availability]
+            self.stats.readings += len(message)
+            self._batch.append(message)
 
     def _bad_payload(self, error: PayloadError) -> None:
         self.stats.bad_payloads[error.fault.value] += 1
@@ -373,16 +376,15 @@ class MqttDriver:
                     show_payload(payload),
                 )
 
-    def hand_over_to(self, sink: Callable[[list[Reading]], None]) -> None:
+    def hand_over_to(self, sink: Callable[[Batch], None]) -> None:
         """Call `sink(batch)` on the event loop at the end of each read burst instead of
         queueing the batch on `readings` (drivers.base.HandsOver)."""
         self._sink = sink
 
     def _hand_over(self) -> None:
-        """End of a read burst: all readings it produced, as one batch."""
+        """End of a read burst: the messages it brought, in order, as one batch."""
         if self._batch:
             batch, self._batch = self._batch, []
-            self.stats.readings += len(batch)
             if self._sink is not None:
                 self._sink(batch)
             else:

@@ -22,7 +22,7 @@ from types import TracebackType
 from campus.clock import Clock
 from campus.model import ActuatorSpec, Campus, PointSpec, ValueType
 from campus.problems import DriverError
-from campus.types import Command, Reading, Value
+from campus.types import Batch, Command, Reading, Value
 from drivers.mqtt.throttle import LogThrottle
 from drivers.serial.port import PortStats, PortWorker, SerialTiming
 
@@ -45,7 +45,8 @@ class SerialStats:
 class SerialDriver:
     """Reads every serial-bound point of a campus.
 
-    - `readings`: one batch per frame (the points its values feed), stamped with `clock.now()`.
+    - `readings`: one batch per frame, holding one message (the points its values feed),
+      stamped with `clock.now()`.
     - `ports`: each port's `PortStats` (connected, frames, bad bytes, timeouts, ...).
     - `problems`: ports declared but feeding no point (they are not opened).
     """
@@ -53,7 +54,7 @@ class SerialDriver:
     name = "serial"
 
     def __init__(self, campus: Campus, clock: Clock, timing: SerialTiming | None = None) -> None:
-        self.readings: asyncio.Queue[list[Reading]] = asyncio.Queue()
+        self.readings: asyncio.Queue[Batch] = asyncio.Queue()
         self.stats = SerialStats()
         self.timing = timing or SerialTiming()
         self._clock = clock
@@ -120,16 +121,16 @@ class SerialDriver:
 
     def _arrive(self, port: str, values: dict[str, float]) -> None:
         now = self._clock.now()
-        batch = []
+        message: list[Reading] = []
         fields = self._points.get(port, {})
         for name, raw in values.items():
             for point in fields.get(name, ()):
                 value = self._check(port, point, raw)
                 if value is not None:
-                    batch.append(Reading(point.id, value, now))
-        if batch:
-            self.stats.readings += len(batch)
-            self.readings.put_nowait(batch)
+                    message.append(Reading(point.id, value, now))
+        if message:
+            self.stats.readings += len(message)
+            self.readings.put_nowait([message])
 
     def _check(self, port: str, point: PointSpec, raw: float) -> Value | None:
         value: Value = raw

@@ -94,8 +94,10 @@ def test_override_release_and_audit(controller: Controller) -> None:
 def test_rules_enable_disable_and_unknown_rule(controller: Controller) -> None:
     controller.handle(
         [
-            Reading("main.r101.occupancy", True, T),
-            Reading("main.r101.illuminance", 100.0, T),
+            [
+                Reading("main.r101.occupancy", True, T),
+                Reading("main.r101.illuminance", 100.0, T),
+            ]
         ]
     )
     assert controller.engine.actuator_value("main.r101.lights") is True
@@ -116,7 +118,7 @@ def test_alarms_list_and_acknowledge(controller: Controller) -> None:
     for minute in (0, 8, 16, 21):
         clock.set(T + minute * 60)
         controller.send(controller.engine.advance(clock.now()))
-        controller.handle([Reading("main.r102.co2", 1600.0 + minute, clock.now())])
+        controller.handle([[Reading("main.r102.co2", 1600.0 + minute, clock.now())]])
     (alarm,) = controller.alarms
     assert (alarm.id, alarm.active, alarm.first_seen) == ("co2-alarm@main.r102", True, T + 1200)
     assert alarm.message == "CO2 1616 ppm for 20 minutes in R102"

@@ -72,7 +72,7 @@ def test_a_reading_or_a_command_makes_background_work_hold_off() -> None:
     )
     assert controller.quiet_left(time.monotonic()) <= 0, "nothing happened yet"
     before = time.monotonic()
-    controller.handle([Reading("main.r101.co2", 700.0, START)])
+    controller.handle([[Reading("main.r101.co2", 700.0, START)]])
     after = time.monotonic()
     assert HOLD_OFF - (after - before) <= controller.quiet_left(after) <= HOLD_OFF
     assert controller.quiet_left(after + HOLD_OFF) <= 0

@@ -201,14 +201,14 @@ def apply(
             if spec.type is ValueType.BOOL and not isinstance(value, bool | None):
                 value = bool(which % 2)
             quality = Quality.GOOD if value is not None else Quality.UNAVAILABLE
-            controller.handle([Reading(spec.id, value, now, quality)])
+            controller.handle([[Reading(spec.id, value, now, quality)]])
             if value is not None:
                 reference = series.setdefault(spec.id, ReferenceSeries(60))
                 reference.add(now, float(value))
         elif kind == "report":
             target = actuators[which % len(actuators)]
             quality = Quality.GOOD if value is not None else Quality.UNAVAILABLE
-            controller.handle([Reading(target.id, value, now, quality)])
+            controller.handle([[Reading(target.id, value, now, quality)]])
         else:
             target = actuators[which % len(actuators)]
             if target.type is ActuatorType.SWITCH:

@@ -38,7 +38,8 @@ async def readings_until(
     try:
         async with asyncio.timeout(within):
             while not predicate(seen):
-                seen.extend(await driver.readings.get())
+                for message in await driver.readings.get():
+                    seen.extend(message)
     except TimeoutError:
         raise AssertionError(f"timed out after {within} s; readings so far: {seen}") from None
     return seen

@@ -31,8 +31,9 @@ def minute(m: float) -> float:
     return START + 60 * m
 
 
-def sensors(m: int) -> list[Reading]:
-    """What the rooms' devices report at minute `m` (every device reports every minute)."""
+def sensors(m: int) -> list[list[Reading]]:
+    """What the rooms' devices report at minute `m` (every device reports every minute), one
+    message per room."""
     t = minute(m)
     r101 = {"co2": 600.0 if m < 30 else 1200.0, "occupancy": m >= 10, "illuminance": 150.0,
             "lights": m >= 10}  # fmt: skip
@@ -40,9 +41,8 @@ def sensors(m: int) -> list[Reading]:
     r201 = {"co2": 1100.0 if m < 40 else 900.0, "occupancy": True, "illuminance": 100.0,
             "lights": True}  # fmt: skip
     return [
-        Reading(f"{room}.{name}", value, t)
+        [Reading(f"{room}.{name}", value, t) for name, value in values.items()]
         for room, values in (("main.r101", r101), ("main.r102", r102), ("annex.r201", r201))
-        for name, value in values.items()
     ]
 
 

@@ -38,10 +38,12 @@ def test_every_measurement_reads_back_with_influxql(
         async with recording(campus, settings) as (controller, historian, _):
             controller.handle(
                 [
-                    Reading("main.r101.co2", 801.0, T0),
-                    Reading("main.r101.illuminance", 250.5, T0),
-                    Reading("main.r102.occupancy", False, T0 + 1),
-                    Reading("main.r102.occupancy", None, T0 + 2, Quality.UNAVAILABLE),
+                    [
+                        Reading("main.r101.co2", 801.0, T0),
+                        Reading("main.r101.illuminance", 250.5, T0),
+                    ],
+                    [Reading("main.r102.occupancy", False, T0 + 1)],
+                    [Reading("main.r102.occupancy", None, T0 + 2, Quality.UNAVAILABLE)],
                 ]
             )
             controller.send(
@@ -130,7 +132,7 @@ def test_a_refused_point_is_logged_and_the_others_are_written(
 
     async def scenario() -> None:
         async with recording(campus, settings) as (controller, historian, _):
-            controller.handle(readings)
+            controller.handle([[reading] for reading in readings])
             await settled(historian)
             assert historian.writer is not None
             assert historian.writer.stats.rejected == 1
@@ -171,7 +173,7 @@ def test_a_server_that_refuses_us_as_a_whole_keeps_the_points_until_fixed(
         async with recording(campus, settings) as (controller, historian, _):
             writer = historian.writer
             assert writer is not None
-            controller.handle([Reading("main.r101.co2", 500.0 + i, T0 + i) for i in range(50)])
+            controller.handle([[Reading("main.r101.co2", 500.0 + i, T0 + i)] for i in range(50)])
             await wait_for(lambda: writer.spool.count == 50, "spooling")
             assert not writer.available
             assert writer.stats.rejected == 0

@@ -81,7 +81,7 @@ def test_a_server_stopped_under_load_gets_every_point_exactly_once(
                 outage: asyncio.Task[None] | None = None
                 made = 0
                 while made < LOAD or outage is None or not outage.done():
-                    controller.handle([reading(i) for i in range(made, made + RATE // 20)])
+                    controller.handle([[reading(i)] for i in range(made, made + RATE // 20)])
                     made += RATE // 20
                     if made >= LOAD // 3 and outage is None:
                         outage = asyncio.create_task(stop_for(server, down))
@@ -122,14 +122,14 @@ def test_a_frozen_server_never_holds_up_the_controller(
         async with recording(campus, settings) as (controller, historian, _):
             writer = historian.writer
             assert writer is not None
-            controller.handle([reading(0)])
+            controller.handle([[reading(0)]])
             await settled(historian)
             server.freeze()  # accepts connections, answers nothing, for up to a minute
             try:
-                controller.handle([reading(1)])
+                controller.handle([[reading(1)]])
                 await wait_for(lambda: not writer.idle and not writer.queued, "a hanging write")
                 for start in range(2, 20_002, 500):
-                    controller.handle([reading(i) for i in range(start, start + 500)])
+                    controller.handle([[reading(i)] for i in range(start, start + 500)])
                     await asyncio.sleep(0)
                 # The controller took all 20,000 readings while the write still hangs.
                 assert controller.readings == 20_002
@@ -157,7 +157,7 @@ def test_points_spooled_at_shutdown_reach_the_server_after_a_restart(
 
     async def before() -> int:
         async with recording(campus, settings) as (controller, historian, _):
-            controller.handle([reading(i) for i in range(300)])
+            controller.handle([[reading(i)] for i in range(300)])
             writer = historian.writer
             assert writer is not None
             await wait_for(lambda: writer.spool.count == 300, "spooling")
@@ -165,7 +165,7 @@ def test_points_spooled_at_shutdown_reach_the_server_after_a_restart(
 
     async def after() -> None:
         async with recording(campus, settings, start=T0 + 10) as (controller, historian, _):
-            controller.handle([reading(i) for i in range(300, 400)])
+            controller.handle([[reading(i)] for i in range(300, 400)])
             await settled(historian, "the points from before the restart")
 
     assert asyncio.run(before()) == 300

@@ -29,7 +29,7 @@ def record(campus: Campus, settings: HistorySettings, count: int) -> int:
 
     async def scenario() -> int:
         async with recording(campus, settings) as (controller, historian, _):
-            controller.handle([Reading("main.r101.co2", 400.0 + i, T0 + i) for i in range(count)])
+            controller.handle([[Reading("main.r101.co2", 400.0 + i, T0 + i)] for i in range(count)])
             await settled(historian)
             assert historian.writer is not None
             return historian.writer.stats.written
@@ -87,7 +87,7 @@ def test_an_unknown_certificate_is_refused_and_the_points_wait(
             ):
                 writer = historian.writer
                 assert writer is not None
-                controller.handle([Reading("main.r101.co2", 400.0 + i, T0 + i) for i in range(5)])
+                controller.handle([[Reading("main.r101.co2", 400.0 + i, T0 + i)] for i in range(5)])
                 await wait_for(lambda: writer.spool.count == 5, "spooling")
                 assert writer.stats.written == 0
 

@@ -42,13 +42,12 @@ def test_readings_commands_and_rule_events_arrive_in_victoria_metrics(
         async with recording(campus, settings) as (controller, historian, _):
             controller.handle(
                 [
-                    Reading("main.r101.co2", 612.0, T0),
-                    Reading("main.r101.occupancy", True, T0),
-                    Reading("annex.r201.co2", 450.0, T0 + 1),
-                    Reading("main.r101.co2", 612.0, T0 + 10),  # unchanged: not written
-                    Reading("main.r101.co2", 1033.5, T0 + 20),
-                    Reading("main.r101.lights", True, T0 + 21),  # the device's reported state
-                    Reading("main.r102.co2", None, T0 + 22, Quality.UNAVAILABLE),
+                    [Reading("main.r101.co2", 612.0, T0), Reading("main.r101.occupancy", True, T0)],
+                    [Reading("annex.r201.co2", 450.0, T0 + 1)],
+                    [Reading("main.r101.co2", 612.0, T0 + 10)],  # unchanged: not written
+                    [Reading("main.r101.co2", 1033.5, T0 + 20)],
+                    [Reading("main.r101.lights", True, T0 + 21)],  # the device's reported state
+                    [Reading("main.r102.co2", None, T0 + 22, Quality.UNAVAILABLE)],
                 ]
             )
             controller.send(

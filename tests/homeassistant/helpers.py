@@ -99,8 +99,9 @@ async def readings_until(
     try:
         async with asyncio.timeout(within):
             while not predicate(latest):
-                for reading in await driver.readings.get():
-                    latest[reading.point] = reading
+                for message in await driver.readings.get():
+                    for reading in message:
+                        latest[reading.point] = reading
     except TimeoutError:
         raise AssertionError(
             f"timed out after {within} s; {driver.stats}; latest readings: {latest}"

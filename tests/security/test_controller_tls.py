@@ -275,7 +275,9 @@ def test_a_burst_over_tls_arrives_whole(secure_broker: SecureBroker, tmp_path: P
                 while got < burst and time.monotonic() < end:
                     with contextlib.suppress(TimeoutError):
                         batch = await asyncio.wait_for(driver.readings.get(), 1.0)
-                        got += sum(1 for r in batch if r.point.endswith(".co2") and r.value)
+                        got += sum(
+                            1 for m in batch for r in m if r.point.endswith(".co2") and r.value
+                        )
                 return got
             finally:
                 bridge.close()

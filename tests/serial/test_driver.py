@@ -83,7 +83,8 @@ class Bench:
 
     async def collect(self) -> None:
         while True:
-            self.readings.extend(await self.driver.readings.get())
+            for message in await self.driver.readings.get():
+                self.readings.extend(message)
 
 
 def campus_in(folder: Path) -> Campus:
