@@ -180,7 +180,7 @@ class Decoder:
 
     def _literal(self, node: yaml.Node, choices: tuple[Any, ...], what: str) -> Any:
         value = self.scalar(node) if isinstance(node, yaml.ScalarNode) else None
-        if value in choices and isinstance(value, str):
+        if any(value == c and type(value) is type(c) for c in choices):  # 1, not True or "1"
             return value
         words = ", ".join(str(c) for c in choices)
         hint = did_you_mean(str(value), [str(c) for c in choices])

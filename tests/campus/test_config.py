@@ -81,6 +81,20 @@ def test_the_demo_campus_loads() -> None:
     assert 5 not in campus.timetable
 
 
+def test_an_actuator_binding_sets_the_qos_of_its_commands(tmp_path: Path) -> None:
+    text = MINIMAL.replace('-light"}}', '-light", qos: 0}}')
+    room = load_campus(write(tmp_path, text)).room("b1.r101")
+    assert [(n, a.mqtt.qos) for n, a in room.actuators.items() if a.mqtt] == [
+        ("lights", 0),
+        ("ventilation", 1),
+    ]
+    for bad in ("2", "true", '"1"'):
+        text = MINIMAL.replace('-light"}}', f'-light", qos: {bad}}}}}')
+        (found,) = problems(tmp_path, text)
+        assert found.startswith(f"{tmp_path}/campus.yaml:9:102: ")
+        assert "lights.mqtt.qos must be one of 0, 1" in found
+
+
 def test_unknown_key_is_reported_with_position_and_suggestion(tmp_path: Path) -> None:
     text = MINIMAL.replace("stale_after: 10m", "stale_afer: 10m")
     assert problems(tmp_path, text) == [
