@@ -17,31 +17,25 @@ executor thread; while it runs nothing else touches the client, and paho's socke
 that thread are forwarded to the loop with ``call_soon_threadsafe``. This is the design aiomqtt
 uses, plus burst reads and a supervisor that reconnects.
 
-Fast receive path (plain TCP, MQTT 3.1.1): paho turns every packet into three small reads, an
-``MQTTMessage``, several lock round trips and a callback lookup before our handler sees it,
-about a quarter of the controller's CPU in the campus-load benchmark. Device telemetry is QoS 0
-PUBLISH, so whenever paho sits between packets `_on_readable` parses those itself, straight out
-of the buffered socket read (`_read_fast`), and hands topic and payload to the same handler as
-`_on_message` (paho would call it for every PUBLISH too: we register no per-topic callbacks).
-A PUBACK (the broker acknowledging a QoS 1 command) is taken there too and given to paho's own
-bookkeeping (`_do_on_publish`, as paho's `_handle_pubackcomp` does), without paho's three reads,
-decoding and packet objects for a 4-byte packet (at 30,000 readings/s, 1,440 commands/s: 24.9
-vs 26.3 µs a reading, medians of three).
-It tells paho's keepalive check about those reads once per burst. Everything else goes to
-paho's ``loop_read`` as before: other packet types, QoS 1/2 PUBLISH, a packet not
-yet complete in the buffer, MQTT 5 (properties), TLS (no shared buffer), or a paho without the
-internals `_fast_receive_possible` checks. A stream that can no longer be framed drops the
-connection, as paho does. ``FAST_RECEIVE = False`` turns the fast path off.
+The fast path (`MqttSettings.fast_path`, plain TCP): paho spends most of its CPU per message
+on machinery this traffic does not need (three reads, a message object, locks and a callback
+lookup per packet received; one ``send`` per packet written). So `_recv` serves paho's reads
+from one large read and `_send` gathers its writes for one ``send`` per loop pass (`_flush`).
+With MQTT 3.1.1, whenever paho sits between packets, `_read_fast` takes QoS 0 PUBLISH (device
+telemetry) and PUBACK (commands acknowledged, into paho's books) straight out of the receive
+buffer, and `publish` frames QoS 0 and QoS 1 messages into the gather buffer while paho has
+nothing queued (`_frame`), entering QoS 1 in paho's books so that paho still tracks the
+acknowledgement and resends after a reconnect. Everything else goes through paho: other
+packets, QoS>0 received, a packet not complete yet, QoS 2, a full in-flight window, MQTT 5,
+TLS. All writes share one buffer, so their order holds; a stream that cannot be framed drops
+the connection, as paho does. Measurements: bench/README.md, "Campus load against peers".
 
-Writes, likewise (plain TCP): paho sends every packet with its own ``send``; `_send` gathers
-them and `_flush` writes once per loop pass. On such a socket (MQTT 3.1.1), while paho has
-nothing queued, a publish is framed by `_frame` straight into the same buffer: QoS 0 (the
-control plane's room states and event stream) without paho's packet, message-info and
-on_publish bookkeeping per message; QoS 1 (commands) entered in paho's bookkeeping as its own
-`publish` enters it (`_publish_tracked`), so paho still tracks the acknowledgement and resends
-after a reconnect, without its topic checks, packet queue and locks per message (at 1,000
-readings/s that was about 70 of the 330 µs from a reading to its command's write). QoS 2, a
-full in-flight window, and MQTT 5 go through paho's `publish`.
+What the fast path needs from paho's private API is in drivers/mqtt/paho_internals.py, checked
+at each connect. On any surprise the connection says so once (an error naming paho's version)
+and goes on with paho's public API only (``loop_read``/``loop_write``/``loop_misc``,
+``publish``, as aiomqtt drives it), for good and without losing or repeating what it had in
+hand: paho reads what is left in the receive buffer, a PUBACK not taken included
+(`_fall_back`).
 """
 
 from __future__ import annotations
@@ -59,11 +53,11 @@ from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from campus.problems import DriverError
+from drivers.mqtt.paho_internals import PahoInternals, paho_version
 from drivers.mqtt.settings import MqttSettings
 from drivers.mqtt.stats import MqttStats
 
@@ -85,15 +79,8 @@ RECV_CHUNK = 65536
 MAX_TOP_UP = 4 * RECV_CHUNK
 """A QoS 0 PUBLISH split across reads is completed in the receive buffer up to this size;
 a larger one is left to paho (each top-up copies what is buffered)."""
-FAST_RECEIVE = True
-"""Parse QoS 0 PUBLISH packets without paho where possible (module docstring); read at connect."""
 _GATHERED = mqtt.MQTTMessageInfo(0)
 """What `Connection.publish` returns for a QoS 0 message it framed itself (rc: success)."""
-_PUBACK = (ReasonCode(PacketTypes.PUBACK), Properties(PacketTypes.PUBACK))  # type: ignore[no-untyped-call]
-"""The reason code (success) and the empty properties paho gives on_publish for an MQTT 3.1.1
-PUBACK; one pair for all, as our `_on_publish` reads neither."""
-_LAST_IN_FIELDS = ("_last_bytes_received", "_last_msg_in")
-"""paho's time of the last inbound traffic, which its keepalive check reads (2.2, 2.0/2.1)."""
 
 
 class _Unframeable(Exception):
@@ -132,6 +119,10 @@ class Connection:
         self._handle_read_done = on_read_done
         self._handle_acknowledged = on_acknowledged
         self._client = self._make_client()
+        self._paho = PahoInternals(self._client, self._fall_back)
+        """paho's private API, for the fast path only."""
+        self._fast_path = settings.fast_path
+        """Whether the next connection may take the fast path: off for good after a fault."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._supervisor: asyncio.Task[None] | None = None
@@ -154,7 +145,9 @@ class Connection:
         self._tx = bytearray()
         """Bytes gathered for the socket (plain TCP): paho's packets and `_frame`'s."""
         self._gathering = False
-        """Whether paho's writes on this socket go through `_send` (plain TCP)."""
+        """Whether paho's reads and writes on this socket go through `_recv` and `_send`."""
+        self._draining = False
+        """After a fault: paho gets its own socket methods back once both buffers are empty."""
         self._write_due = False
         self._paho_writing = False
         """Whether paho asked for writable events (it has packets queued)."""
@@ -162,7 +155,6 @@ class Connection:
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
         self._partial = False
         """The receive buffer ends in part of a QoS 0 PUBLISH that `_read_fast` will take."""
-        self._last_in_field = ""
         self._fast_received = 0
         """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
         self._fast_acks = 0
@@ -333,41 +325,11 @@ class Connection:
                 if qos == 0:
                     self._frame(0x31 if retain else 0x30, name, None, payload)
                     return _GATHERED
-                info = self._publish_tracked(name, payload, retain)
-                if info is not None:
-                    return info
+                message = self._paho.enter_qos1(name, payload, retain)
+                if message is not None:
+                    self._frame(0x33 if retain else 0x32, name, message.mid, payload)
+                    return message.info
         return self._client.publish(topic, payload, qos, retain)
-
-    def _publish_tracked(
-        self, name: bytes, payload: bytes, retain: bool
-    ) -> mqtt.MQTTMessageInfo | None:
-        """A QoS 1 PUBLISH (a command) framed here and entered in paho's bookkeeping as paho's
-        `publish` enters it (message id, in-flight count, the message kept for resending after
-        a reconnect), so its PUBACK, a reconnect and `on_publish` go as for paho's own; None,
-        for paho's `publish` to take it, when the in-flight window is full or messages wait
-        for it (paho queues them in order) or the message id is still taken."""
-        client = self._client
-        with client._out_message_mutex:
-            out = client._out_messages
-            inflight, window = client._inflight_messages, client._max_inflight_messages
-            if len(out) != inflight or (window and inflight >= window):
-                return None
-            limit = client._max_queued_messages
-            if limit and len(out) >= limit:
-                return None
-            mid = client._mid_generate()
-            if mid in out:
-                return None
-            message = mqtt.MQTTMessage(mid, name)
-            message.timestamp = time.monotonic()  # paho's clock for its messages
-            message.payload = payload
-            message.qos = 1
-            message.retain = retain
-            message.state = mqtt.mqtt_ms_wait_for_puback
-            out[mid] = message
-            client._inflight_messages = inflight + 1
-        self._frame(0x33 if retain else 0x32, name, mid, payload)
-        return message.info
 
     def _frame(self, first: int, name: bytes, mid: int | None, payload: bytes) -> None:
         """A PUBLISH (MQTT 3.1.1) framed here and gathered with everything else written in this
@@ -515,47 +477,47 @@ class Connection:
         if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._rx, self._rx_pos = b"", 0
+        self._tx = bytearray()
+        self._gathering = self._fast = self._draining = False
+        self._paho.restore_socket()  # a fallback may have left paho's replaced on the last one
         plain = isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket)
-        if plain and hasattr(client, "_sock_recv"):
-            # paho reads each packet in three recv calls (type, length, body); serving them
-            # from one larger read saves two system calls per message (plain TCP only).
-            client._sock_recv = self._recv  # type: ignore[method-assign]
-            # and writes each packet with its own send(); gathering them into one write per
-            # loop pass (`_flush`) saves a system call per published message.
-            self._tx = bytearray()
-            client._sock_send = self._send  # type: ignore[method-assign,assignment]
-            self._gathering = True
-            self._fast = self._fast_receive_possible(client)
-        else:
-            self._gathering = self._fast = False
+        if plain and self._fast_path:
+            problem = self._paho.check()
+            if problem:
+                self._fall_back(problem)
+            else:
+                # paho reads each packet in three recv calls (type, length, body) and writes
+                # each with its own send: `_recv` serves its reads from one larger read, `_send`
+                # gathers its writes into one per loop pass (`_flush`)
+                self._paho.serve_socket(self._recv, self._send)
+                self._gathering = True
+                self._fast = self._settings.protocol != "5"
         self._in_loop(self._watch, sock)
 
-    def _fast_receive_possible(self, client: mqtt.Client) -> bool:
-        """Whether `_read_fast`, and with it `_frame` and `_publish_tracked`, may run: MQTT
-        3.1.1, and the paho internals they rely on (the packet-in-progress state, the
-        last-inbound time, the outgoing message books) are what paho 2.x has."""
-        if not FAST_RECEIVE or self._settings.protocol == "5":
-            return False
-        in_packet = getattr(client, "_in_packet", None)
-        if not isinstance(in_packet, dict) or not isinstance(in_packet.get("command"), int):
-            return False
-        if not hasattr(client, "_msgtime_mutex"):
-            return False
-        for name in ("_packet_read", "_loop_rc_handle", "_do_on_publish", "_mid_generate"):
-            if not callable(getattr(client, name, None)):
-                return False
-        if not isinstance(getattr(client, "_out_messages", None), dict) or not hasattr(
-            client, "_out_message_mutex"
-        ):
-            return False
-        counts = ("_inflight_messages", "_max_inflight_messages", "_max_queued_messages")
-        if not all(isinstance(getattr(client, name, None), int) for name in counts):
-            return False
-        for name in _LAST_IN_FIELDS:
-            if isinstance(getattr(client, name, None), float):
-                self._last_in_field = name
-                return True
-        return False
+    def _fall_back(self, what: str, exc: BaseException | None = None) -> None:
+        """The fast path met a paho it does not know (at connect or while running): say so once,
+        and use paho's public API from now on, on this connection and later ones. What is in
+        hand stays in order: paho reads what is left in the receive buffer through `_recv`, and
+        its writes join what is gathered, until both are empty (`_settle`)."""
+        log.error(
+            "paho-mqtt %s: %s; the MQTT connection to %s uses paho's public API only from now on",
+            paho_version(),
+            what,
+            self.endpoint,
+            exc_info=exc,
+        )
+        self._fast_path = False
+        if self._fast or self._gathering:
+            self._fast = self._partial = False
+            self._draining = self._gathering
+            if self._loop is not None:
+                self._loop.call_soon(self._settle)
+
+    def _settle(self) -> None:
+        """After a fallback: paho's own socket methods back once neither buffer holds bytes."""
+        if self._draining and self._rx_pos >= len(self._rx) and not self._tx:
+            self._draining = self._gathering = False
+            self._paho.restore_socket()
 
     def _watch(self, sock: SocketLike) -> None:
         if sock is self._client.socket() and self._loop is not None:
@@ -620,6 +582,8 @@ class Connection:
             sock = self._client.socket()
             if sock is None:
                 raise ConnectionError("the MQTT socket is closed")
+            if self._draining:
+                return sock.recv(bufsize)
             data = sock.recv(RECV_CHUNK)
             if len(data) <= bufsize:
                 self._rx, self._rx_pos = b"", 0
@@ -633,14 +597,15 @@ class Connection:
         return data[pos:end]
 
     def _on_readable(self) -> None:
-        client = self._client
+        client, paho = self._client, self._paho
         fast = self._fast and client.socket() is not None
         parsed = 0
         waiting = False
         try:
             budget = READ_BURST
             while budget > 0:
-                if fast and client._in_packet["command"] == 0:
+                fast = fast and self._fast  # after a fault, paho's `loop_read` takes the rest
+                if fast and paho.idle():
                     if self._rx_pos >= len(self._rx):
                         filled = self._read_more()
                         if filled is None:
@@ -660,7 +625,8 @@ class Connection:
                     elif count and self._rx_pos >= len(self._rx):
                         continue  # all taken: read the socket again here, not through paho
                 before = self._received
-                read = self._read_one_by_paho() if fast else client.loop_read()
+                fast = fast and self._fast
+                read = paho.read_one() if fast else client.loop_read()
                 if read != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
                 budget -= 1
@@ -682,8 +648,10 @@ class Connection:
         else:
             self._read_tls_leftovers()
         finally:
-            if parsed:
-                self._note_inbound()
+            if parsed and self._fast:
+                paho.note_inbound()
+            if self._draining:
+                self._settle()
             try:
                 self._handle_read_done()
             except Exception:
@@ -691,19 +659,6 @@ class Connection:
                 log.exception("bug while handing over a batch of readings")
             if self._write_due:
                 self._on_writable()  # the commands this burst caused: now, not a pass later
-
-    def _read_one_by_paho(self) -> MQTTErrorCode:
-        """paho's `loop_read` for exactly one packet. `loop_read` itself reads as many packets
-        as QoS 1/2 messages are in flight, so with commands awaiting their PUBACK it took the
-        QoS 0 readings after the packet down paho's slow path too (at 40,000 readings/s more
-        than half the engine's time was there)."""
-        client = self._client
-        if client.socket() is None:
-            return MQTTErrorCode.MQTT_ERR_NO_CONN
-        rc = client._packet_read()
-        if rc > 0:
-            return client._loop_rc_handle(rc)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _read_more(self) -> bool | None:
         """Append what the socket has to what is left unread in the receive buffer (nothing,
@@ -727,8 +682,8 @@ class Connection:
 
     def _read_fast(self, limit: int) -> int:
         """Hand up to `limit` complete QoS 0 PUBLISH packets at the front of the receive buffer
-        to the message handler, as `_on_message` would, and take the PUBACKs among them
-        (`_acknowledged`); return how many packets.
+        to the message handler, as `_on_message` would, and give the PUBACKs among them to
+        paho's books (`PahoInternals.acknowledge`); return how many packets.
 
         Stops at the first packet that is anything else or not complete yet: paho reads that
         one. Raises `_Unframeable` on a bad remaining length, an empty topic or a topic longer
@@ -745,10 +700,12 @@ class Connection:
             while count + acks < limit and size - pos >= 2:
                 if data[pos] & 0xFE != 0x30:  # PUBLISH, no DUP, QoS 0; RETAIN either way
                     if data[pos] == 0x40 and data[pos + 1] == 2 and size - pos >= 4:  # PUBACK
-                        mid = data[pos + 2] << 8 | data[pos + 3]
+                        done = self._paho.acknowledge(data[pos + 2] << 8 | data[pos + 3])
+                        if done is None:
+                            break  # a fault: the PUBACK stays for paho's own read
                         pos += 4
                         acks += 1
-                        if self._acknowledged(mid):
+                        if done:
                             continue
                         break  # paho met an error there and has handled it
                     break
@@ -812,30 +769,6 @@ class Connection:
                 self._rx_pos = pos
         return count + acks
 
-    def _acknowledged(self, mid: int) -> bool:
-        """A PUBACK for `mid`, handled as paho's `_handle_pubackcomp` handles it (MQTT 3.1.1);
-        False when paho's bookkeeping returned an error (handled as its read would)."""
-        client = self._client
-        with client._out_message_mutex:
-            if mid not in client._out_messages:
-                return True
-            try:
-                rc = client._do_on_publish(mid, *_PUBACK)
-            except Exception:
-                self._stats.callback_errors += 1
-                log.exception("bug while handling the acknowledgement of message %d", mid)
-                return True
-        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            return True
-        client._loop_rc_handle(rc)
-        return False
-
-    def _note_inbound(self) -> None:
-        """Tell paho's keepalive check that the broker sent something (as its reads do)."""
-        client = self._client
-        with client._msgtime_mutex:
-            setattr(client, self._last_in_field, mqtt.time_func())
-
     def _read_tls_leftovers(self) -> None:
         """TLS: bytes already decrypted into the SSL object wake no reader on the socket, so
         read them soon rather than when the next packet happens to arrive."""
@@ -891,6 +824,8 @@ class Connection:
                 self._client.loop_write()
             if self._tx:
                 self._flush()
+            if self._draining:
+                self._settle()
         except Exception:
             self._stats.callback_errors += 1
             log.exception("writing to the MQTT broker failed; dropping the connection")

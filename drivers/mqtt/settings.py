@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -10,6 +11,14 @@ from campus.problems import DriverError
 from campus.secrets import SecretError, broker_credentials
 
 Protocol = Literal["3.1.1", "5"]
+
+FAST_PATH_ENV = "CAMPUSCTL_MQTT_FAST_PATH"
+"""``0`` makes paho's public API the default (`MqttSettings.fast_path`): a whole test run, say."""
+
+
+def fast_path_default() -> bool:
+    """`MqttSettings.fast_path` when not given: on, unless ``CAMPUSCTL_MQTT_FAST_PATH=0``."""
+    return os.environ.get(FAST_PATH_ENV, "1").strip() != "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +29,12 @@ class MqttSettings:
     broker speaks, the demo's embedded amqtt (3.1.1 only) included. Choose "5" explicitly for a
     v5-only deployment; there is no silent fallback, which would hide a misconfigured broker.
     Times are wall-clock seconds (network timing, not simulated time).
+
+    `fast_path` (on unless ``CAMPUSCTL_MQTT_FAST_PATH=0``): on a plain-TCP connection, read,
+    acknowledge and write packets past paho's per-packet machinery, through paho's private API
+    (drivers/mqtt/paho_internals.py, checked at each connect; any surprise falls back for good,
+    with one error logged). Off: paho's public API only (``loop_read``/``loop_write``/
+    ``loop_misc``, ``publish``), as aiomqtt drives it; the same behaviour, more CPU per message.
     """
 
     url: str = "mqtt://127.0.0.1:1883"
@@ -54,6 +69,8 @@ class MqttSettings:
     """Log bad payloads of one topic at most once per this many seconds (all are counted)."""
     shutdown_timeout: float = 2.0
     """How long a clean shutdown waits for the broker to acknowledge ``offline``."""
+    fast_path: bool = field(default_factory=fast_path_default)
+    """Use the fast path where it applies (above); False: paho's public API only."""
 
     def __post_init__(self) -> None:
         self.endpoint()

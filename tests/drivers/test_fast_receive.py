@@ -2,6 +2,8 @@
 
 Against a real Mosquitto: what arrives, in what order, and that paho's path still carries
 everything else. Framing errors no broker would send come from a few lines of raw MQTT below.
+Every test here sets `fast_path` itself (marked `fast_path`: CAMPUSCTL_MQTT_FAST_PATH=0 changes
+nothing for them).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tests.drivers.helpers import Peer, run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.mqtt
+pytestmark = [pytest.mark.mqtt, pytest.mark.fast_path]
 
 _ids = itertools.count()
 Z2M = (
@@ -38,6 +40,7 @@ class Harness:
     """A `Connection` whose messages are collected, subscribed on connect."""
 
     def __init__(self, url: str, filters: list[str], **settings: object) -> None:
+        settings.setdefault("fast_path", True)
         n = next(_ids)
         self.filters = filters
         self.got: list[tuple[str, bytes]] = []
@@ -100,9 +103,8 @@ def payload_sizes(topic: str) -> list[int]:
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "paho-only"])
 @run_async
 async def test_a_burst_of_qos0_arrives_in_order_exactly(
-    broker: Broker, peer: Peer, fast: bool, monkeypatch: pytest.MonkeyPatch
+    broker: Broker, peer: Peer, fast: bool
 ) -> None:
-    monkeypatch.setattr(connection_module, "FAST_RECEIVE", fast)
     prefix = f"fastrx/burst{next(_ids)}"
     retained = {
         f"{prefix}/retained/a": b"kept a",
@@ -122,7 +124,7 @@ async def test_a_burst_of_qos0_arrives_in_order_exactly(
         payload = b"" if size == 0 else (stamp + Z2M * (size // len(Z2M) + 1))[:size]
         live.append((topic, payload))
     try:
-        async with connected(broker.url, [f"{prefix}/#"]) as h:
+        async with connected(broker.url, [f"{prefix}/#"], fast_path=fast) as h:
             got = await h.until(len(retained))
             publish_all(peer, live)
             got = await h.until(len(retained) + len(live))
@@ -492,7 +494,7 @@ async def test_qos0_publishes_framed_by_the_connection_arrive_in_order_exactly(
 async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_tracks_its_own(
     broker: Broker, peer: Peer
 ) -> None:
-    """`Connection._publish_tracked` (commands): the message it enters in paho's bookkeeping is
+    """`PahoInternals.enter_qos1` (commands): the message it enters in paho's bookkeeping is
     the one paho's `publish` would enter; past the in-flight window (100) paho's `publish`
     queues the rest; every message arrives once, as QoS 1, in order, and every PUBACK empties
     paho's books."""
