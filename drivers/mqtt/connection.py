@@ -155,6 +155,11 @@ class Connection:
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
         self._partial = False
         """The receive buffer ends in part of a QoS 0 PUBLISH that `_read_fast` will take."""
+        self._drained = False
+        """The last socket read returned less than it asked for: the kernel had no more then.
+        Reading again at once would mostly return nothing (a wasted system call per burst when
+        messages come one at a time); the event loop's next readable event says when more
+        came."""
         self._fast_received = 0
         """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
         self._fast_acks = 0
@@ -623,6 +628,8 @@ class Connection:
                             waiting = True  # the rest comes with a later readable event
                             break
                     elif count and self._rx_pos >= len(self._rx):
+                        if self._drained:
+                            break  # the socket had no more: epoll says when it has
                         continue  # all taken: read the socket again here, not through paho
                 before = self._received
                 fast = fast and self._fast
@@ -677,6 +684,7 @@ class Connection:
             return False
         if not data:
             return False
+        self._drained = len(data) < RECV_CHUNK
         self._rx, self._rx_pos = self._rx[self._rx_pos :] + data, 0
         return True
 
