@@ -91,20 +91,15 @@ def rss_mb() -> float:
 
 
 def queues(controller: Controller) -> dict[str, float]:
-    """The controller's queue lengths now. Measurement only: it reads private fields (no
-    public API exposes them, and the soak must not change what it measures)."""
+    """The controller's queue lengths now (the inbox is a private field: no public API exposes
+    it, and the soak must not change what it measures)."""
     found: dict[str, float] = {}
     for driver in controller.drivers:
         found[f"{driver.name}_readings"] = driver.readings.qsize()
     found["controller_inbox"] = controller._inbox.qsize()
     mqtt = controller.driver("mqtt")
     if isinstance(mqtt, MqttDriver):
-        found["mqtt_outbox"] = len(mqtt._outbox)
-        found["mqtt_held"] = mqtt.commands_waiting
-        client = mqtt._conn._client
-        if client is not None:
-            found["paho_out_packets"] = len(client._out_packet)
-            found["paho_out_messages"] = len(client._out_messages)
+        found.update(mqtt.backlog())
     return found
 
 

@@ -354,6 +354,10 @@ class Connection:
         tx += payload
         self._write_soon()
 
+    def backlog(self) -> dict[str, int]:
+        """What waits to be written or acknowledged, by where it waits (soak tests)."""
+        return {"gathered_bytes": len(self._tx), **self._paho.backlog()}
+
     def subscribe(self, topic_filters: list[str]) -> None:
         qos = self._settings.subscribe_qos
         for start in range(0, len(topic_filters), SUBSCRIBE_CHUNK):

@@ -179,6 +179,16 @@ class MqttDriver:
         qos = spec.mqtt.qos if spec.mqtt is not None else 1
         self._call_in_loop(self._send_now, command.actuator, topic, payload, qos)
 
+    def backlog(self) -> dict[str, int]:
+        """What waits in the driver and its connection, by where it waits: commands waiting
+        for the window or a reconnect, publishes held while offline, and the connection's
+        (soak tests watch these for leaks)."""
+        return {
+            "mqtt_held": len(self._waiting),
+            "mqtt_outbox": len(self._outbox),
+            **self._conn.backlog(),
+        }
+
     @property
     def commands_waiting(self) -> int:
         """Commands decided but not yet handed to the connection (window full, or offline)."""

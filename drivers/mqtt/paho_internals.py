@@ -247,6 +247,18 @@ class PahoInternals:
             return None
         return False
 
+    def backlog(self) -> dict[str, int]:
+        """How much paho holds (packets queued to write, messages kept until acknowledged),
+        for soak tests watching for leaks; empty if paho no longer has these fields."""
+        client = self._client
+        try:
+            return {
+                "paho_out_packets": len(client._out_packet),
+                "paho_out_messages": len(client._out_messages),
+            }
+        except Exception:
+            return {}
+
     def note_inbound(self) -> None:
         """Tell paho's keepalive check that the broker sent something (as its reads do)."""
         client = self._client
