@@ -76,15 +76,16 @@ def mosquitto_conf(port: int) -> str:
 
 
 @contextlib.contextmanager
-def running_mosquitto(workdir: Path, port: int | None = None) -> Iterator[Broker]:
-    """Run Mosquitto with a generated config on loopback until the block ends."""
+def running_mosquitto(workdir: Path, port: int | None = None, extra: str = "") -> Iterator[Broker]:
+    """Run Mosquitto with a generated config on loopback until the block ends; `extra` is
+    appended to the config (later lines win: ``persistence true``, say)."""
     binary = mosquitto_binary()
     if binary is None:
         raise CampusError("mosquitto is not installed (Debian: apt-get install mosquitto)")
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / "mosquitto.conf"
-    conf.write_text(mosquitto_conf(port))
+    conf.write_text(mosquitto_conf(port) + extra)
     logfile = workdir / "mosquitto.log"
     with logfile.open("ab") as out:
         # Its own session: Ctrl-C reaches only campusctl, which stops the broker last.

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -25,7 +27,7 @@ from drivers.mqtt import MqttDriver, MqttSettings
 from drivers.mqtt.driver import COMMAND_WINDOW
 from rules.schema import RuleSet
 from tests.drivers.helpers import run_async
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.mqtt
@@ -71,11 +73,13 @@ class SetCounter:
     """The devices: a paho client (its own thread) that keeps every /set message it gets
     (each test has a broker of its own)."""
 
-    def __init__(self, broker: Broker, prefix: str) -> None:
+    def __init__(self, broker: Broker, prefix: str, persistent: bool = False) -> None:
         self.got: dict[str, list[tuple[bytes, int]]] = {}
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"devices-{prefix}")
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"devices-{prefix}", clean_session=not persistent
+        )
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.connect(broker.host, broker.port)
@@ -180,3 +184,39 @@ async def test_a_binding_with_qos_0_sends_its_commands_at_qos_0(fresh_broker: Br
         assert devices.got["zigbee2mqtt/qos-b1-r0-lights/set"] == [(b'{"state":"ON"}', 1)]
     finally:
         devices.close()
+
+
+@run_async
+async def test_commands_in_flight_and_waiting_survive_a_broker_restart(tmp_path: Path) -> None:
+    """200 commands decided in one pass (64 in flight, 136 waiting), and the broker goes down
+    before any is acknowledged: after its restart paho re-sends those in flight and the driver
+    sends those waiting; every device ends at its command. The devices keep a persistent
+    session on a broker that saves it, so nothing they were owed is lost while they are away."""
+    port = free_port()
+    extra = f"persistence true\npersistence_location {tmp_path}/\n"
+    count = COMMAND_WINDOW + 136
+    campus = campus_of(count, "restart")
+    settings = MqttSettings(url=f"mqtt://127.0.0.1:{port}", reconnect_min=0.1, reconnect_max=0.5)
+    with ExitStack() as first:
+        broker = first.enter_context(running_mosquitto(tmp_path / "first", port, extra))
+        devices = SetCounter(broker, "restart", persistent=True)
+        devices.close()  # away: the broker keeps its session and queues what it is owed
+        async with MqttDriver(campus, settings, WallClock()) as driver:
+            await asyncio.wait_for(driver.wait_connected(), 10)
+            for i in range(count):
+                driver.send(command(f"b1.r{i}.fan", True))
+            assert driver.commands_waiting == count - COMMAND_WINDOW
+            first.close()  # the broker stops (saving the sessions) before this pass writes
+            await wait_for(lambda: not driver.connected, "the driver to notice")
+            with running_mosquitto(tmp_path / "second", port, extra) as again:
+                await asyncio.wait_for(driver.wait_connected(), 10)
+                await wait_for(lambda: driver.commands_waiting == 0, "the waiting commands")
+                await wait_for(
+                    lambda: driver.backlog().get("paho_out_messages") == 0, "every PUBACK"
+                )
+                devices = SetCounter(again, "restart", persistent=True)
+                try:
+                    await wait_for(lambda: devices.topics() == count, "every device")
+                    assert {got[-1] for got in devices.got.values()} == {(b'{"state":"ON"}', 1)}
+                finally:
+                    devices.close()
