@@ -1,57 +1,86 @@
-"""The load generator: readings out at a paced rate, commands in, each matched to the reading
-that had to cause it.
+"""The load generator: publisher processes send readings at a fixed rate, the checker takes the
+commands, and a step ends with their comparison.
 
-Readings for a whole step are generated before it starts (packets and expected commands per
-2 ms tick), so during the step the generator only writes prepared bytes. Commands are read by a
-raw-socket subscriber thread that stamps each with `time.monotonic()` as it arrives; latency is
-arrival minus the moment the causing reading was written to the socket. A command that matches
-no pending expectation for its topic is extra; an expectation still pending after the grace
-time is missing.
+The rooms are dealt round-robin to `publishers` processes (bench/campus_load/publisher.py); each
+knows which commands its readings must cause and when it published them. After the last reading
+the generator waits up to GRACE for the commands still due, then a little longer for extra ones,
+and compares (bench/campus_load/checker.py). The ceiling sends no commands: it keeps up when its
+reported count of parsed readings catches up within a second.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
-import socket
-import statistics
-import threading
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
-from bench.campus_load.wire import RawPublisher, _remaining_length, _string, connect_packet
-from bench.campus_load.workload import PROBE, Workload, command_topic, probe_packet
+from bench.campus_load import publisher
+from bench.campus_load.checker import Arrival, Checker, compare
+from bench.campus_load.wire import Receiver
+from bench.campus_load.workload import PROBE, command_topic, probe_payload, sensor_topic
 
-TICK = 0.002
+__all__ = ["CpuProbe", "Generator", "Receiver", "StepResult"]  # bench/scale.py imports Receiver
 GRACE = 2.0
 """Seconds after the last reading a late command may still arrive (it then fails p99 < 1 s)."""
+SETTLE = 0.3
+"""Seconds the generator listens on after the last expected command, for extra ones."""
+START_LEAD = 0.05
+"""Seconds between telling the publishers to start and their common start."""
+PRIME_RATE = 2000.0
+"""Readings per second of `Generator.prime`."""
 
 
 @dataclass
 class StepResult:
     rate: float
     seconds: float
-    sent: int
-    achieved_rate: float
-    expected: int
-    matched: int
-    missing: int
-    extra: int
-    p50_ms: float | None
-    p99_ms: float | None
+    sent: int = 0
+    duration: float = 0.0
+    """Seconds from the first reading to the last."""
+    expected: int = 0
+    matched: int = 0
+    missing: int = 0
+    extra: int = 0
+    wrong: int = 0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
     cpu_seconds: float = 0.0
+    publisher_cpu_seconds: float = 0.0
+    """The publisher processes' CPU over the step, all together."""
+    rss_mb: float = 0.0
     note: str = ""
+    examples: list[str] = field(default_factory=list)
+
+    @property
+    def correct(self) -> bool:
+        return self.missing == self.extra == self.wrong == 0 and not self.note
 
     @property
     def sustained(self) -> bool:
+        """Every command right, p99 under a second, and the rate actually sent."""
         return (
-            self.missing == 0
-            and self.extra == 0
+            self.correct
             and (self.p99_ms is None or self.p99_ms < 1000.0)
             and self.achieved_rate >= 0.95 * self.rate
-            and not self.note
         )
+
+    @property
+    def achieved_rate(self) -> float:
+        return self.sent / max(1e-9, self.duration)
+
+    @property
+    def us_per_reading(self) -> float:
+        return 1e6 * self.cpu_seconds / max(1, self.sent)
+
+    @property
+    def cpu_share(self) -> float:
+        """The engine's CPU over the step, as a share of one core."""
+        return self.cpu_seconds / max(1e-9, self.duration)
 
     def line(self) -> str:
         lat = (
@@ -59,238 +88,12 @@ class StepResult:
             if self.p50_ms is not None and self.p99_ms is not None
             else "latency n/a"
         )
-        us = 1e6 * self.cpu_seconds / max(1, self.sent)
         return (
-            f"{self.rate:8.0f}/s sent {self.achieved_rate:8.0f}/s  expected {self.expected:6d} "
-            f"missing {self.missing:5d} extra {self.extra:5d}  {lat}  {us:5.1f} us/reading"
-            f"  {'ok' if self.sustained else 'FAIL'} {self.note}"
-        )
-
-
-class Receiver(threading.Thread):
-    """Subscribes to every command topic and the ceiling's counter; stamps arrivals."""
-
-    def __init__(
-        self, port: int, topics: tuple[str, ...] = ("zigbee2mqtt/+/set", "bench/count")
-    ) -> None:
-        super().__init__(daemon=True, name="bench-receiver")
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.sendall(connect_packet(f"bench-receiver-{id(self)}"))
-        if self.sock.recv(4)[:1] != b"\x20":
-            raise ConnectionError("the broker refused the receiver")
-        body = (1).to_bytes(2, "big")
-        for topic in topics:
-            body += _string(topic) + b"\x00"
-        self.sock.sendall(b"\x82" + _remaining_length(len(body)) + body)
-        self.sock.settimeout(None)
-        self.lock = threading.Lock()
-        self.items: list[tuple[float, str, bytes]] = []
-        self.count = -1
-        """The ceiling's last reported count of parsed readings."""
-        self._stop = False
-
-    def run(self) -> None:
-        buf = b""
-        sock = self.sock
-        while not self._stop:
-            try:
-                data = sock.recv(262144)
-            except OSError:
-                return
-            if not data:
-                return
-            now = time.monotonic()
-            buf += data
-            got: list[tuple[float, str, bytes]] = []
-            pos = 0
-            while True:
-                if len(buf) - pos < 2:
-                    break
-                kind = buf[pos]
-                length, mult, i = 0, 1, pos + 1
-                while i < len(buf):
-                    byte = buf[i]
-                    length += (byte & 0x7F) * mult
-                    mult *= 128
-                    i += 1
-                    if not byte & 0x80:
-                        break
-                else:
-                    break
-                if i + length > len(buf):
-                    break
-                packet = buf[i : i + length]
-                pos = i + length
-                if kind & 0xF0 == 0x30:
-                    tlen = int.from_bytes(packet[:2], "big")
-                    topic = packet[2 : 2 + tlen].decode()
-                    start = 2 + tlen + (2 if kind & 0x06 else 0)
-                    payload = packet[start:]
-                    if topic == "bench/count":
-                        self.count = int(payload)
-                    else:
-                        got.append((now, topic, payload))
-            buf = buf[pos:]
-            if got:
-                with self.lock:
-                    self.items.extend(got)
-
-    def take(self) -> list[tuple[float, str, bytes]]:
-        with self.lock:
-            items, self.items = self.items, []
-        return items
-
-    def close(self) -> None:
-        self._stop = True
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-
-
-@dataclass
-class Generator:
-    """One engine's session: a publisher, a receiver and the workload's state."""
-
-    port: int
-    rooms: int
-    counts_only: bool = False
-    """The ceiling sends no commands: keeping up is judged by its reported count."""
-    workload: Workload = field(init=False)
-    pending: dict[str, deque[tuple[bytes, float]]] = field(default_factory=dict)
-    sent_total: int = 0
-    extras: list[tuple[str, bytes]] = field(default_factory=list)
-    """The first unexpected commands seen (for the log)."""
-
-    def __post_init__(self) -> None:
-        self.workload = Workload(self.rooms)
-        self.receiver = Receiver(self.port)
-        self.receiver.start()
-        self.publisher = RawPublisher(self.port, "bench-generator")
-
-    def close(self) -> None:
-        self.publisher.close()
-        self.receiver.close()
-
-    def wait_ready(self, timeout: float, quiet: float = 1.0) -> None:
-        """Poke the probe room until the engine answers, then wait for its start-up commands
-        (campusctl sends every actuator's value once after its settle time) to stop."""
-        deadline = time.monotonic() + timeout
-        light = command_topic(PROBE, "light")
-        while time.monotonic() < deadline:
-            self.publisher.send(probe_packet(dark=True))
-            self.sent_total += 1
-            time.sleep(0.2)
-            if self.counts_only:
-                if self.receiver.count >= 1:
-                    break
-            elif any(topic == light for _, topic, _ in self.receiver.take()):
-                break
-        else:
-            raise TimeoutError(f"the engine did not answer within {timeout:g} s")
-        last, count = time.monotonic(), self.receiver.count
-        while time.monotonic() - last < quiet and time.monotonic() < deadline + 60:
-            time.sleep(0.1)
-            if self.receiver.take() or self.receiver.count != count:
-                last, count = time.monotonic(), self.receiver.count
-        if self.counts_only:
-            self.sent_total = count
-
-    def prepare(self, rate: float, seconds: float) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-        """Every tick's packets and expected commands for `seconds` at `rate` readings/s."""
-        ticks = max(1, round(seconds / TICK))
-        total = round(rate * seconds)
-        out = []
-        made = 0
-        for k in range(ticks):
-            n = round(total * (k + 1) / ticks) - made
-            made += n
-            packets = []
-            expected: list[tuple[str, bytes]] = []
-            for _ in range(n):
-                packet, exp = self.workload.next_reading()
-                packets.append(packet)
-                expected.extend((e.topic, e.payload) for e in exp)
-            out.append((b"".join(packets), expected))
-        return out
-
-    def step(self, rate: float, seconds: float, cpu: CpuProbe | None = None) -> StepResult:
-        plan = self.prepare(rate, seconds)
-        sent = round(rate * seconds)
-        latencies: list[float] = []
-        extra = matched = expected = 0
-        pending = self.pending
-        send = self.publisher.send
-        self.receiver.take()
-        cpu_before = cpu.seconds() if cpu else 0.0
-        began = time.monotonic()
-
-        def absorb() -> None:
-            nonlocal extra, matched
-            for arrived, topic, payload in self.receiver.take():
-                if topic.startswith("zigbee2mqtt/load-probe"):
-                    continue
-                queue = pending.get(topic)
-                if queue and queue[0][0] == payload:
-                    latencies.append(arrived - queue.popleft()[1])
-                    matched += 1
-                else:
-                    extra += 1
-                    if len(self.extras) < 20:
-                        self.extras.append((topic, payload))
-
-        for k, (packets, commands) in enumerate(plan):
-            due = began + k * TICK
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            stamp = time.monotonic()
-            if not self.counts_only:
-                for topic, payload in commands:
-                    pending.setdefault(topic, deque()).append((payload, stamp))
-                expected += len(commands)
-            send(packets)
-            if k % 8 == 0:
-                absorb()
-        finished = time.monotonic()
-        self.sent_total += sent
-        note = ""
-        # A ceiling more than a second behind fails, as a command over a second late does.
-        deadline = finished + (1.0 if self.counts_only else GRACE)
-        while time.monotonic() < deadline:
-            time.sleep(0.02)
-            absorb()
-            if self.counts_only:
-                if self.receiver.count >= self.sent_total:
-                    break
-            elif not any(pending.values()):
-                break
-        time.sleep(0.2)
-        absorb()
-        if self.counts_only and self.receiver.count < self.sent_total:
-            note = f"behind by {self.sent_total - self.receiver.count} readings"
-        missing = sum(len(q) for q in pending.values())
-        pending.clear()
-        latencies.sort()
-        p50 = 1000 * statistics.median(latencies) if latencies else None
-        p99 = (
-            1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-            if latencies
-            else None
-        )
-        return StepResult(
-            rate=rate,
-            seconds=seconds,
-            sent=sent,
-            achieved_rate=sent / max(1e-9, finished - began),
-            expected=expected,
-            matched=matched,
-            missing=missing,
-            extra=extra,
-            p50_ms=p50,
-            p99_ms=p99,
-            cpu_seconds=(cpu.seconds() - cpu_before) if cpu else 0.0,
-            note=note,
+            f"{self.rate:7.0f}/s sent {self.achieved_rate:7.0f}/s  expected {self.expected:6d} "
+            f"missing {self.missing} extra {self.extra} wrong {self.wrong}  {lat}  "
+            f"{self.us_per_reading:5.1f} us/reading {100 * self.cpu_share:3.0f} % CPU "
+            f"(publishers {1e6 * self.publisher_cpu_seconds / max(1, self.sent):4.1f} us)  "
+            f"{'ok' if self.sustained else 'FAIL'} {self.note}"
         )
 
 
@@ -312,3 +115,145 @@ class CpuProbe:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024.0
         return 0.0
+
+
+class Generator:
+    """One engine session's publishers and checker, and the workload's state in between steps."""
+
+    def __init__(
+        self, port: int, rooms: int, publishers: int = 3, counts_only: bool = False
+    ) -> None:
+        self.counts_only = counts_only
+        """The ceiling sends no commands: keeping up is judged by its reported count."""
+        self.sent_total = 0
+        self.checker = Checker(port)
+        self.conns: list[Connection] = []
+        self.procs: list[BaseProcess] = []
+        context = multiprocessing.get_context("spawn")
+        count = max(1, min(publishers, rooms))
+        try:
+            for index in range(count):
+                ours, theirs = context.Pipe()
+                rooms_of = list(range(index, rooms, count))
+                proc = context.Process(
+                    target=publisher.serve,
+                    args=(theirs, port, index, rooms_of, 1 + index),
+                    name=f"bench-publisher-{index}",
+                    daemon=True,
+                )
+                proc.start()
+                self.conns.append(ours)
+                self.procs.append(proc)
+            for conn in self.conns:
+                if not conn.poll(30) or conn.recv() != "ready":
+                    raise TimeoutError("a publisher process did not connect within 30 s")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for conn in self.conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self.checker.close()
+
+    def wait_ready(self, timeout: float, alive: Callable[[], bool], quiet: float = 0.5) -> None:
+        """Poke the probe room until the engine answers, then wait for its start-up commands
+        (campusctl sends every actuator's value once after its settle time) to stop."""
+        deadline = time.monotonic() + timeout
+        light = command_topic(PROBE, "light")
+        while time.monotonic() < deadline:
+            if not alive():
+                raise RuntimeError("the engine exited before it answered")
+            self.checker.publish(sensor_topic(PROBE), probe_payload(dark=True))
+            time.sleep(0.1)
+            if self.counts_only:
+                if self.checker.count >= 1:
+                    break
+            elif any(topic == light for _, topic, _ in self.checker.take()):
+                break
+        else:
+            raise TimeoutError(f"the engine did not answer within {timeout:g} s")
+        self._wait_quiet(quiet, deadline + 60)
+        if self.counts_only:
+            self.sent_total = self.checker.count
+
+    def _wait_quiet(self, quiet: float, deadline: float) -> None:
+        last, count = time.monotonic(), self.checker.count
+        while time.monotonic() - last < quiet and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if self.checker.take() or self.checker.count != count:
+                last, count = time.monotonic(), self.checker.count
+
+    def prime(self, reset: bool = False) -> None:
+        """Tell the engine where every room stands (`Workload.prime`; with `reset`, vacate every
+        room first, so the engine and the oracle agree again after a failed step), and wait
+        until it is quiet. The commands this causes are not checked."""
+        rate = PRIME_RATE / len(self.conns)
+        for conn in self.conns:
+            conn.send(publisher.Prime(rate, reset))
+        self.sent_total += sum(p.sent for p in (conn.recv() for conn in self.conns))
+        self._wait_quiet(0.5, time.monotonic() + 30)
+
+    def step(self, rate: float, seconds: float, cpu: CpuProbe | None = None) -> StepResult:
+        """`rate` readings a second for `seconds`, and how the engine answered."""
+        result = StepResult(rate, seconds)
+        total = round(rate * seconds)
+        each = len(self.conns)
+        for index, conn in enumerate(self.conns):
+            count = total * (index + 1) // each - total * index // each
+            conn.send(publisher.Step(rate / each, count))
+        for conn in self.conns:
+            if conn.recv() != "prepared":
+                raise RuntimeError("a publisher did not prepare its step")
+        self.checker.take()
+        cpu_before = cpu.seconds() if cpu else 0.0
+        publishers_before = self._publisher_cpu()
+        start_at = time.monotonic() + START_LEAD
+        for conn in self.conns:
+            conn.send(start_at)
+        done: list[publisher.Published] = [conn.recv() for conn in self.conns]
+        result.publisher_cpu_seconds = self._publisher_cpu() - publishers_before
+        finished = max(p.finished for p in done)
+        result.sent = sum(p.sent for p in done)
+        result.duration = finished - min(p.began for p in done)
+        self.sent_total += result.sent
+        expected = [] if self.counts_only else [e for p in done for e in p.expected]
+        received = self._collect(len(expected), finished)
+        if self.counts_only and self.checker.count < self.sent_total:
+            result.note = f"behind by {self.sent_total - self.checker.count} readings"
+        checked = compare(expected, received)
+        result.expected, result.matched = checked.expected, checked.matched
+        result.missing, result.extra, result.wrong = checked.missing, checked.extra, checked.wrong
+        result.p50_ms, result.p99_ms = checked.percentile_ms(50), checked.percentile_ms(99)
+        result.examples = checked.examples
+        if cpu:
+            result.cpu_seconds = cpu.seconds() - cpu_before
+            result.rss_mb = cpu.peak_rss_mb()
+        return result
+
+    def _publisher_cpu(self) -> float:
+        return sum(CpuProbe(p.pid).seconds() for p in self.procs if p.pid is not None)
+
+    def _collect(self, expected: int, finished: float) -> list[Arrival]:
+        """The commands that arrive until all `expected` are in or GRACE is up, and SETTLE
+        longer; the ceiling's count is awaited for a second instead."""
+        received: list[Arrival] = []
+        probe = sensor_topic(PROBE).removesuffix("multisensor")
+        deadline = finished + (1.0 if self.counts_only else GRACE)
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            received += (a for a in self.checker.take() if not a[1].startswith(probe))
+            if self.counts_only:
+                if self.checker.count >= self.sent_total:
+                    break
+            elif len(received) >= expected:
+                break
+        time.sleep(SETTLE)
+        received += (a for a in self.checker.take() if not a[1].startswith(probe))
+        return received

