@@ -262,24 +262,25 @@ class ControlPlane:
     def _on_readings(self, batch: Readings) -> None:
         point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
         last, dirty = self._last, self._dirty
-        for reading in batch.readings:
-            point = reading.point
-            room_id = point_room.get(point)
-            if room_id is None:
-                room_id = actuator_room.get(point)
+        for message in batch.messages:
+            for reading in message:
+                point = reading.point
+                room_id = point_room.get(point)
                 if room_id is None:
-                    continue  # a room another shard publishes
-            else:
-                value = reading.value
-                if value is not None:
-                    ts = reading.ts
-                    series = all_series.get(point)
-                    if series is not None and series.start <= ts < series.end:
-                        series.values[series.slot] = value  # MinuteSeries.add's common case
-                    else:
-                        self.history.add_reading(point, ts, value)
-            last[point] = reading
-            dirty[room_id] = None
+                    room_id = actuator_room.get(point)
+                    if room_id is None:
+                        continue  # a room another shard publishes
+                else:
+                    value = reading.value
+                    if value is not None:
+                        ts = reading.ts
+                        series = all_series.get(point)
+                        if series is not None and series.start <= ts < series.end:
+                            series.values[series.slot] = value  # MinuteSeries.add's common case
+                        else:
+                            self.history.add_reading(point, ts, value)
+                last[point] = reading
+                dirty[room_id] = None
 
     def _on_event(self, event: object) -> None:
         payload = event_payload(event)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from campus.types import Reading
+from campus.types import Batch
 
 
 class Readings(NamedTuple):
-    """The readings of one batch from a driver (a read burst), in arrival order, for the
-    campus's points and actuators' reported states: one bus event per batch rather than per
-    reading, as a busy campus sends thousands of readings a second."""
+    """One batch from a driver (a read burst): the readings of each device message, in arrival
+    order, for the campus's points and actuators' reported states; one bus event per batch
+    rather than per reading, as a busy campus sends thousands of readings a second."""
 
-    readings: list[Reading]
+    messages: Batch
 
 
 @dataclass(frozen=True, slots=True)

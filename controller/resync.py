@@ -69,14 +69,15 @@ class Resync:
 
     def _on_readings(self, batch: Readings) -> None:
         actuators = self._actuators
-        for reading in batch.readings:
-            actuator = reading.point
-            if actuator not in actuators:
-                continue
-            if reading.quality is not Quality.GOOD or reading.value is None:
-                continue
-            self._reported[actuator] = reading.value
-            self._check(actuator)
+        for message in batch.messages:
+            for reading in message:
+                actuator = reading.point
+                if actuator not in actuators:
+                    continue
+                if reading.quality is not Quality.GOOD or reading.value is None:
+                    continue
+                self._reported[actuator] = reading.value
+                self._check(actuator)
 
     def _check(self, actuator: str) -> None:
         self._later.pop(actuator, None)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from campus.clock import Clock
 from campus.model import Campus
 from campus.problems import CampusError
-from campus.types import Batch, Command, Reading, Value
+from campus.types import Batch, Command, Value
 from controller import staff
 from controller.bus import Bus
 from controller.collector import Collector
@@ -44,6 +44,10 @@ On a machine the controller shares with its broker, the kernel tends to run the 
 by the controller's write, on the controller's CPU: work started right after a command's write,
 or right after one reading of a burst, kept the broker from delivering the command, or the next
 reading, until it was done (bench/README.md, "Fourth round")."""
+
+
+_NOT_A_POINT = (None, "", True)
+"""What `Controller._cells` gives for an id that is not a point (counted as not one)."""
 
 
 @dataclass
@@ -222,30 +226,38 @@ class Controller:
         order: Engine.on_messages) and send what it decides."""
         self._active_at = time.monotonic()
         cells = self._cells
-        known: list[Reading] = []
         messages: Batch = []
+        count = 0
+        mixed = False
         for message in batch:
-            taken: list[Reading] | None = None
+            points = True
             for reading in message:
                 cell = cells.get(reading.point)
                 if cell is None:
+                    points = False  # not in this campus (none are, from its drivers)
                     continue
-                known.append(reading)
                 stats, name, is_actuator = cell
                 if is_actuator:
                     stats.reported[name] = reading.value
+                    points = False
                     continue
                 stats.readings += 1
                 stats.values[name] = reading.value
-                if taken is None:
-                    taken = [reading]
+            if points:  # the common case: a sensor's message, taken as it is
+                messages.append(message)
+                count += len(message)
+            else:
+                mixed = True
+                taken = [r for r in message if not cells.get(r.point, _NOT_A_POINT)[2]]
+                if taken:
                     messages.append(taken)
-                else:
-                    taken.append(reading)
-        if known and self.bus.wants(Readings):
-            self.bus.emit(Readings(known))
+                    count += len(taken)
+        if self.bus.wants(Readings):
+            if mixed:
+                batch = [[r for r in m if r.point in cells] for m in batch]
+            self.bus.emit(Readings(batch))
         if messages:
-            self.readings += sum(map(len, messages))
+            self.readings += count
             self.send(self.engine.on_messages(messages))
 
     def send(self, commands: list[Command]) -> None:

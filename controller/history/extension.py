@@ -83,7 +83,8 @@ class Historian:
 
     def _on_readings(self, batch: Readings) -> None:
         if self.writer is not None:
-            self.writer.submit_all(batch.readings)
+            for message in batch.messages:
+                self.writer.submit_all(message)
 
     async def stop(self) -> None:
         writer, controller = self.writer, self._controller

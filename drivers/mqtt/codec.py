@@ -31,6 +31,9 @@ from campus.problems import DriverError
 from campus.types import Value
 from drivers.mqtt.errors import Fault, PayloadError
 
+NUMBER = ValueType.NUMBER
+BOOL = ValueType.BOOL
+
 CONTRACT_VERSION = 1
 
 _TRUE_WORDS = frozenset({"on", "true", "1"})
@@ -139,7 +142,20 @@ def decode_state(topic: str, payload: bytes, targets: list[Target]) -> Decoded:
         out.errors.append(exc)
         out.parsed = False
         return out
+    values = out.values
     for target in targets:
+        raw = obj.get(target.key)
+        kind = type(raw)
+        if not target.actuator:  # a sensor's usual value, checked as `value_in` checks it
+            if kind is float or kind is int:
+                if target.type is NUMBER and -_INT_LIMIT < raw < _INT_LIMIT:  # type: ignore[operator]
+                    plausible = target.range
+                    if plausible is None or plausible[0] <= raw <= plausible[1]:  # type: ignore[operator]
+                        values.append((target, float(raw)))  # type: ignore[arg-type]
+                        continue
+            elif kind is bool and target.type is BOOL:
+                values.append((target, raw))  # type: ignore[arg-type]
+                continue
         try:
             value = value_in(target, obj, payload)
         except PayloadError as exc:
@@ -148,7 +164,7 @@ def decode_state(topic: str, payload: bytes, targets: list[Target]) -> Decoded:
         if value is None:
             out.missing.append(target)
         else:
-            out.values.append((target, value))
+            values.append((target, value))
     return out
 
 

@@ -345,12 +345,11 @@ class MqttDriver:
             self._batch.append(message)
         for error in decoded.errors:
             self._bad_payload(error)
-        if route.format is PayloadFormat.Z2M and decoded.parsed:
+        watch = decoded.missing or (decoded.parsed and self._keywatch.tracking(route.topic))
+        if watch and route.format is PayloadFormat.Z2M:
             self._watch_keys(route, decoded.missing)
 
     def _watch_keys(self, route: Route, missing: list[Target]) -> None:
-        if not missing and not self._keywatch.tracking(route.topic):
-            return
         absent = {target.key for target in missing}
         present = {target.key for target in route.state} - absent
         before = self._keywatch.warnings

@@ -67,7 +67,7 @@ async def test_a_changed_room_is_published_once_its_interval_is_over_not_before(
     room = quiet.rooms[0]
     over = plane._cool_until[room]  # its first message + room_interval
     assert over - start <= plane.settings.room_interval + 0.1
-    plane._on_readings(Readings([Reading(f"{room}.co2", 900.0, START + 1)]))
+    plane._on_readings(Readings([[Reading(f"{room}.co2", 900.0, START + 1)]]))
     sent = len(quiet.rooms_sent())
     tick_until(quiet, start + 0.1, over - tick / 2)
     assert quiet.rooms_sent()[sent:] == [], "published again within the interval"
@@ -128,13 +128,13 @@ async def test_an_override_publishes_its_room_at_the_next_tick_ahead_of_the_queu
 async def test_readings_of_rooms_it_does_not_publish_cost_nothing() -> None:
     quiet = await quiet_plane(2, keep=True)
     plane = quiet.plane
-    plane._on_readings(Readings([Reading("elsewhere.r1.co2", 500.0, START)]))
+    plane._on_readings(Readings([[Reading("elsewhere.r1.co2", 500.0, START)]]))
     assert plane._last == {}
     assert plane._dirty == {}
     assert plane.history.by_point == {}
     room = quiet.rooms[1]
-    plane._on_readings(Readings([Reading(f"{room}.lights", True, START)]))  # a report: no history
-    plane._on_readings(Readings([Reading(f"{room}.co2", None, START, Quality.UNAVAILABLE)]))
+    plane._on_readings(Readings([[Reading(f"{room}.lights", True, START)]]))  # a report: no history
+    plane._on_readings(Readings([[Reading(f"{room}.co2", None, START, Quality.UNAVAILABLE)]]))
     assert set(plane._last) == {f"{room}.lights", f"{room}.co2"}
     assert plane._dirty == {room: None}
     assert plane.history.by_point == {}

@@ -66,7 +66,9 @@ def test_the_dashboard_shows_what_the_controller_saw_and_did(
     controller.bus.subscribe(AlarmChanged, alarms.append)
     controller.bus.subscribe(Transition, transitions.append)
     controller.bus.subscribe(Command, sent.append)
-    controller.bus.subscribe(Readings, lambda batch: [_note(seen, r) for r in batch.readings])
+    controller.bus.subscribe(
+        Readings, lambda batch: [_note(seen, r) for m in batch.messages for r in m]
+    )
     simulator = SimulatorRunner(
         World(campus, seed=3, start=start), clock, parse_broker_url(fresh_broker.url), step=5.0
     )
