@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.clock import WallClock
 from campus.model import ActuatorSpec, ActuatorType, Building, Campus, MqttBinding, Room, Site
@@ -27,6 +23,7 @@ from drivers.mqtt import MqttDriver, MqttSettings
 from drivers.mqtt.driver import COMMAND_WINDOW
 from rules.schema import RuleSet
 from tests.drivers.helpers import run_async
+from tests.support.devices import CommandRecorder
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for
 
@@ -69,37 +66,6 @@ def campus_of(rooms: int, prefix: str, fan_qos: int = 1) -> Campus:
     )
 
 
-class SetCounter:
-    """The devices: a paho client (its own thread) that keeps every /set message it gets
-    (each test has a broker of its own)."""
-
-    def __init__(self, broker: Broker, prefix: str, persistent: bool = False) -> None:
-        self.got: dict[str, list[tuple[bytes, int]]] = {}
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"devices-{prefix}", clean_session=not persistent
-        )
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: self._subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe("zigbee2mqtt/+/set", qos=1)
-        self.client.loop_start()
-        assert self._subscribed.wait(5), "no SUBACK"
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.got.setdefault(msg.topic, []).append((bytes(msg.payload), msg.qos))
-
-    def topics(self) -> int:
-        with self._lock:
-            return len(self.got)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @run_async
 async def test_ten_thousand_rooms_start_and_every_device_gets_its_command(
     fresh_broker: Broker, caplog: pytest.LogCaptureFixture
@@ -108,7 +74,7 @@ async def test_ten_thousand_rooms_start_and_every_device_gets_its_command(
     all 20,000 actuators get their state, each exactly once, within 10 s (the driver dropped
     every command beyond paho's queue before)."""
     campus = campus_of(ROOMS, "ten")
-    devices = SetCounter(fresh_broker, "ten")
+    devices = CommandRecorder(fresh_broker)
     options = ServiceOptions(broker_url=fresh_broker.url, settle=0.5, watch_rules=0)
     controller = build_controller(campus, RuleSet(), WallClock(), options)
     task = asyncio.create_task(controller.run())
@@ -122,7 +88,7 @@ async def test_ten_thousand_rooms_start_and_every_device_gets_its_command(
         driver = controller.driver("mqtt")
         assert isinstance(driver, MqttDriver)
         await wait_for(lambda: driver.commands_waiting == 0, "the queue to empty")
-        assert all(got == [(b'{"state":"OFF"}', 1)] for got in devices.got.values())
+        assert all(got == [(b'{"state":"OFF"}', 1)] for got in devices.by_topic().values())
         assert driver.stats.commands_sent == 2 * ROOMS
         assert not [r for r in caplog.records if "not sent" in r.getMessage()]
         print(f"20,000 commands arrived {took:.2f} s after the controller decided them")
@@ -144,7 +110,7 @@ async def test_a_newer_command_replaces_the_one_waiting_for_the_same_actuator(
     actuator whose command still waits takes its place (counted), so the device gets only the
     latest value, and nothing is lost."""
     campus = campus_of(COMMAND_WINDOW + 20, "newer")
-    devices = SetCounter(fresh_broker, "newer")
+    devices = CommandRecorder(fresh_broker)
     settings = MqttSettings(url=fresh_broker.url)
     try:
         async with MqttDriver(campus, settings, WallClock()) as driver:
@@ -160,8 +126,8 @@ async def test_a_newer_command_replaces_the_one_waiting_for_the_same_actuator(
             await wait_for(lambda: devices.topics() == COMMAND_WINDOW + 20, "every device")
             await wait_for(lambda: driver.commands_waiting == 0, "the queue to empty")
         replaced = f"zigbee2mqtt/newer-b1-r{COMMAND_WINDOW + 5}-fan/set"
-        assert devices.got[replaced] == [(b'{"state":"OFF"}', 1)]
-        others = [got for topic, got in devices.got.items() if topic != replaced]
+        assert devices.by_topic()[replaced] == [(b'{"state":"OFF"}', 1)]
+        others = [got for topic, got in devices.by_topic().items() if topic != replaced]
         assert all(got == [(b'{"state":"ON"}', 1)] for got in others)
         assert driver.stats.commands_sent == COMMAND_WINDOW + 20
     finally:
@@ -173,15 +139,15 @@ async def test_a_binding_with_qos_0_sends_its_commands_at_qos_0(fresh_broker: Br
     """`qos: 0` on an actuator's binding: its commands go out fire-and-forget, never wait for
     the window; the others stay QoS 1."""
     campus = campus_of(1, "qos", fan_qos=0)
-    devices = SetCounter(fresh_broker, "qos")
+    devices = CommandRecorder(fresh_broker)
     try:
         async with MqttDriver(campus, MqttSettings(url=fresh_broker.url), WallClock()) as driver:
             await asyncio.wait_for(driver.wait_connected(), 10)
             driver.send(command("b1.r0.fan", True))
             driver.send(command("b1.r0.lights", True))
             await wait_for(lambda: devices.topics() == 2, "both commands")
-        assert devices.got["zigbee2mqtt/qos-b1-r0-fan/set"] == [(b'{"state":"ON"}', 0)]
-        assert devices.got["zigbee2mqtt/qos-b1-r0-lights/set"] == [(b'{"state":"ON"}', 1)]
+        assert devices.by_topic()["zigbee2mqtt/qos-b1-r0-fan/set"] == [(b'{"state":"ON"}', 0)]
+        assert devices.by_topic()["zigbee2mqtt/qos-b1-r0-lights/set"] == [(b'{"state":"ON"}', 1)]
     finally:
         devices.close()
 
@@ -199,7 +165,7 @@ async def test_commands_in_flight_and_waiting_survive_a_broker_restart(tmp_path:
     settings = MqttSettings(url=f"mqtt://127.0.0.1:{port}", reconnect_min=0.1, reconnect_max=0.5)
     with ExitStack() as first:
         broker = first.enter_context(running_mosquitto(tmp_path / "first", port, extra))
-        devices = SetCounter(broker, "restart", persistent=True)
+        devices = CommandRecorder(broker, session="restart")
         devices.close()  # away: the broker keeps its session and queues what it is owed
         async with MqttDriver(campus, settings, WallClock()) as driver:
             await asyncio.wait_for(driver.wait_connected(), 10)
@@ -214,9 +180,11 @@ async def test_commands_in_flight_and_waiting_survive_a_broker_restart(tmp_path:
                 await wait_for(
                     lambda: driver.backlog().get("paho_out_messages") == 0, "every PUBACK"
                 )
-                devices = SetCounter(again, "restart", persistent=True)
+                devices = CommandRecorder(again, session="restart")
                 try:
                     await wait_for(lambda: devices.topics() == count, "every device")
-                    assert {got[-1] for got in devices.got.values()} == {(b'{"state":"ON"}', 1)}
+                    assert {got[-1] for got in devices.by_topic().values()} == {
+                        (b'{"state":"ON"}', 1)
+                    }
                 finally:
                     devices.close()

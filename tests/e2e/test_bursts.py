@@ -13,20 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import threading
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.clock import WallClock
 from campus.config import load_campus
 from controller.service import ServiceOptions, build_controller
 from rules.loader import load_rules
 from tests.drivers.helpers import run_async
-from tests.support.campus_yaml import one_lesson_campus
+from tests.support.campus_yaml import FAN_AND_LIGHT_RULES, one_lesson_campus
+from tests.support.devices import CommandRecorder
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 
@@ -35,21 +32,6 @@ pytestmark = pytest.mark.mqtt
 ROOMS = 200
 PAIRS = 20
 HOLDS = 3000
-RULES = """\
-rules:
-  - id: fan
-    rooms: kind == "classroom"
-    when: occupancy and co2 > 1000
-    until: co2 < 800 or not occupancy
-    set:
-      ventilation: 100
-  - id: lights
-    rooms: kind == "classroom"
-    when: occupancy and illuminance < 300
-    until: not occupancy
-    set:
-      lights: on
-"""
 HOLD = b'{"occupancy":false,"co2":600,"illuminance":500}'
 TRIGGER = b'{"occupancy":true,"co2":1100,"illuminance":200}'
 IN_BAND = b'{"occupancy":true,"co2":900,"illuminance":350}'
@@ -78,38 +60,6 @@ def sensor(i: int) -> str:
     return f"zigbee2mqtt/b1-r{i:03d}-ms"
 
 
-class Devices:
-    """The actuators: every /set message, in arrival order (paho in its own thread)."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.got: list[tuple[str, bytes]] = []
-        self._lock = threading.Lock()
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="burst-devices")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *args: subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.subscribe("zigbee2mqtt/+/set", qos=1)
-        self.client.loop_start()
-        assert subscribed.wait(5), "no SUBACK"
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.got.append((msg.topic, bytes(msg.payload)))
-
-    def since(self, start: int) -> list[tuple[str, bytes]]:
-        with self._lock:
-            return self.got[start:]
-
-    def count(self) -> int:
-        with self._lock:
-            return len(self.got)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @run_async
 async def test_pairs_in_a_burst_each_give_their_command(
     fresh_broker: Broker, tmp_path: Path
@@ -126,10 +76,10 @@ async def test_pairs_in_a_burst_each_give_their_command(
     campus = load_campus(campus_file)
     assert len(campus.rooms) == ROOMS
     (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules" / "rules.yaml").write_text(FAN_AND_LIGHT_RULES)
     rules = load_rules([tmp_path / "rules"], campus)
     assert rules.ok, [str(p) for p in rules.problems]
-    devices = Devices(fresh_broker)
+    devices = CommandRecorder(fresh_broker)
     options = ServiceOptions(broker_url=fresh_broker.url, settle=0.5, watch_rules=0)
     controller = build_controller(campus, rules, WallClock(), options)
     task = asyncio.create_task(controller.run())
@@ -151,7 +101,7 @@ async def test_pairs_in_a_burst_each_give_their_command(
             await wait_for(lambda: len(devices.since(start)) >= 2 * PAIRS, "40 commands")
         await asyncio.sleep(0.5)  # nothing more may come
         expected = {
-            (f"zigbee2mqtt/b1-r{i:03d}-{device}/set", payload)
+            (f"zigbee2mqtt/b1-r{i:03d}-{device}/set", payload, 1)
             for i in paired
             for device, payload in (("light", b'{"state":"ON"}'), ("fan", b'{"percentage":100}'))
         }

@@ -27,6 +27,7 @@ from rules.loader import load_rules
 from rules.schema import RuleSet
 from tests.rules.conftest import make_campus
 from tests.rules.test_engine import T0
+from tests.support.campus_yaml import FAN_AND_LIGHT_RULES
 
 Write = Callable[[str, str], Path]
 CAMPUS = make_campus()
@@ -176,24 +177,6 @@ def test_the_controller_gives_the_same_whatever_the_bursts(
     assert through_controller(rules, bursts(messages, cuts)) == one_by_one
 
 
-ISSUE_RULES = """\
-rules:
-  - id: fan
-    rooms: kind == "classroom"
-    when: occupancy and co2 > 1000
-    until: co2 < 800 or not occupancy
-    set:
-      ventilation: 100
-  - id: lights
-    rooms: kind == "classroom"
-    when: occupancy and illuminance < 300
-    until: not occupancy
-    set:
-      lights: on
-"""
-"""The two rules of the campus-load benchmark."""
-
-
 def test_a_crossing_and_a_reading_in_the_band_in_one_burst_both_switch_on(tmp_path: Path) -> None:
     """The issue's case: a trigger (CO2 1100, 200 lx, occupied) and right behind it, from the
     same sensor, a reading inside both hysteresis bands (CO2 900, 350 lx): the fan latches on,
@@ -208,7 +191,7 @@ def test_a_crossing_and_a_reading_in_the_band_in_one_burst_both_switch_on(tmp_pa
         Reading("b1.r101.co2", 900.0, T0 + 10),
         Reading("b1.r101.illuminance", 350.0, T0 + 10),
     ]
-    commands, *_ = through_engine(ruleset(tmp_path, ISSUE_RULES), [[first, second]])
+    commands, *_ = through_engine(ruleset(tmp_path, FAN_AND_LIGHT_RULES), [[first, second]])
     switched = {
         (c.actuator, c.value)
         for c in commands

@@ -28,3 +28,22 @@ def one_lesson_campus(site: str, name: str, buildings: str) -> str:
     """campus.yaml text: site `site`, classrooms with a multisensor, a light and a fan, one
     lesson 08:15-09:00 on weekdays, and the given ``buildings:`` block."""
     return f"site: {{id: {site}, name: {name}, timezone: Europe/Oslo}}\n{KINDS}{buildings}"
+
+
+FAN_AND_LIGHT_RULES = """\
+rules:
+  - id: fan
+    rooms: kind == "classroom"
+    when: occupancy and co2 > 1000
+    until: co2 < 800 or not occupancy
+    set:
+      ventilation: 100
+  - id: lights
+    rooms: kind == "classroom"
+    when: occupancy and illuminance < 300
+    until: not occupancy
+    set:
+      lights: on
+"""
+"""The campus-load benchmark's two rules (hysteresis on CO2, lights while occupied and dark)
+for classrooms whose ventilation is a level."""
