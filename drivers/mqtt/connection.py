@@ -5,8 +5,9 @@ Why the event loop drives paho, not paho's own thread (``loop_start``):
 - Hot path. Messages are decoded where they arrive, on the loop that consumes them: no
   per-message thread hop, no GIL hand-over between a network thread and the loop (a busy
   network thread delays the loop by up to the 5 ms switch interval), no locks. One readable
-  event reads a burst of up to `READ_BURST` packets and the driver hands their readings over as
-  one batch, so a flood of thousands of messages a second costs one queue put per burst.
+  event reads a burst of up to `READ_BURST` packets and the driver hands their messages over
+  as one batch (each message still evaluated on its own), so a flood of thousands of messages
+  a second costs one hand-over per burst.
   (paho's ``loop_read`` reads one packet per call when no QoS>0 traffic is in flight, as many
   as are in flight otherwise, and its threaded loop pays a ``select`` per packet.)
 - Control. Backoff, logging once per outage and an orderly shutdown with an acknowledged
