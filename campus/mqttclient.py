@@ -1,7 +1,8 @@
-"""The paho-mqtt client the simulator and the TUI connect with (the controller's driver has its
-own, event-loop-driven one): MQTT 3.1.1 so the demo's amqtt broker works too, credentials and
-TLS from the broker URL, and TCP_NODELAY, without which Nagle's algorithm dominates loopback
-latency (notes/real-servers.md)."""
+"""The paho-mqtt client every tool connects with: the simulator, the TUI, the rules commands
+(`rules explain` asking a running controller) and the shard claims (the controller's driver has
+its own, event-loop-driven one: drivers/mqtt/connection.py). MQTT 3.1.1 so the demo's amqtt
+broker works too; credentials (password files included) and TLS from the broker URL; and
+TCP_NODELAY, without which Nagle's algorithm dominates loopback latency."""
 
 from __future__ import annotations
 

@@ -171,7 +171,9 @@ def explain_offline(state: Path, paths: list[Path], config: Path, target: str) -
 def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], timeout: float) -> Any:
     """One control-plane request, answered within `timeout` seconds, or CampusError."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+
+    from campus.mqttclient import paho_client
+    from campus.secrets import SecretError
 
     try:
         address = parse_broker_url(broker)
@@ -198,9 +200,10 @@ def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], time
             answer.update(payload)
             done.set()
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=transaction)
-    if address.username:
-        client.username_pw_set(address.username, address.password)
+    try:
+        client, address = paho_client(address, transaction, reconnect_max=1)
+    except (SecretError, ValueError) as exc:
+        raise CampusError(f"MQTT broker {address}: {exc}") from None
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.broker import BrokerAddress
 from campus.model import Building, Campus, Room
+from campus.mqttclient import paho_client
 from campus.problems import CampusError
 from rules.schema import RuleSet
 
@@ -147,14 +147,8 @@ class Claim:
 
     def take(self, timeout: float = 10.0) -> None:
         """Connect, read the live claims, refuse (CampusError) an overlap, else claim."""
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"{self.client_id}-claim-{secrets.token_hex(4)}"
-        )
-        if self._address.username is not None:
-            client.username_pw_set(self._address.username, self._address.password)
-        tls = self._address.ssl_context()
-        if tls is not None:
-            client.tls_set_context(tls)
+        client_id = f"{self.client_id}-claim-{secrets.token_hex(4)}"
+        client, self._address = paho_client(self._address, client_id, reconnect_max=1)
         client.will_set(self.topic, b"", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_message = self._on_message

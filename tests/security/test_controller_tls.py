@@ -19,6 +19,7 @@ from campus.broker import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
+from controller.cli import main
 from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver, MqttSettings
@@ -164,6 +165,28 @@ async def _secured_campus(broker: SecureBroker, folder: Path, campus: Campus, ru
             await sim_task
         for account in (alice, bob, display):
             account.close()
+
+
+def test_rules_explain_asks_the_controller_over_tls_with_a_password_file(
+    secure_broker: SecureBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`campusctl rules explain` against a controller on the TLS + password broker: the command
+    line's client connects as the other clients do (it had neither TLS nor password files)."""
+    campus, rules = load(tmp_path)
+    url = secret(tmp_path, secure_broker, "alice")
+    argv = ["rules", "explain", "main.r101.lights", "--config", str(tmp_path / "campus.yaml")]
+    argv += ["--broker", url, "--timeout", "10"]
+
+    async def scenario() -> int:
+        clock = ScaledClock(START, 60.0)
+        options = ServiceOptions(broker_url=secret(tmp_path, secure_broker, "controller"))
+        async with controlling(campus, rules, clock, options):
+            return await asyncio.to_thread(main, argv)
+
+    assert asyncio.run(scenario()) == 0
+    answer = capsys.readouterr().out
+    assert "main.r101.lights" in answer
+    assert PASSWORDS["alice"] not in answer
 
 
 def test_the_tui_link_follows_the_site_over_tls(
