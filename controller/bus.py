@@ -21,13 +21,17 @@ class Bus:
     def __init__(self) -> None:
         self._listeners: dict[type, list[Callable[[Any], None]]] = {}
 
-    def subscribe(self, event_type: type[E], listener: Callable[[E], None]) -> None:
-        self._listeners.setdefault(event_type, []).append(listener)
+    def subscribe(self, event_type: type[E], listener: Callable[[E], None]) -> Callable[[], None]:
+        """Call `listener` with every event of exactly `event_type`; returns the call that
+        ends it (an extension keeps them and calls each on stop)."""
+        listeners = self._listeners.setdefault(event_type, [])
+        listeners.append(listener)
 
-    def unsubscribe(self, event_type: type[E], listener: Callable[[E], None]) -> None:
-        listeners = self._listeners.get(event_type, [])
-        if listener in listeners:
-            listeners.remove(listener)
+        def unsubscribe() -> None:
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return unsubscribe
 
     def wants(self, event_type: type) -> bool:
         """Whether anyone listens (lets the hot path skip building events nobody reads)."""

@@ -39,6 +39,7 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,7 @@ from controller.extension import end_task
 from controller.runtime import Controller
 from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
-from rules.events import AlarmChanged, Transition
+from rules.events import AlarmChanged, OverrideChanged, RulesChanged, Transition
 
 log = logging.getLogger("campusctl.controlplane")
 
@@ -135,6 +136,7 @@ class ControlPlane:
         self.settings = settings or ControlPlaneSettings()
         self.history = History(self.settings.history_minutes)
         self._series = self.history.by_point
+        self._subscriptions: list[Callable[[], None]] = []
         self._controller: Controller | None = None
         self._driver: MqttDriver | None = None
         self._topics = Topics("")
@@ -202,11 +204,15 @@ class ControlPlane:
         self._room_rate = self.settings.room_rate(len(self._rooms))
         self._started_at = controller.clock.now()
         bus = controller.bus
-        bus.subscribe(Readings, self._on_readings)
-        bus.subscribe(Command, self._on_event)
-        bus.subscribe(Transition, self._on_event)
-        bus.subscribe(AlarmChanged, self._on_event)
-        bus.subscribe(Audit, self._on_event)
+        self._subscriptions = [
+            bus.subscribe(Readings, self._on_readings),
+            *(
+                bus.subscribe(kind, self._on_event)
+                for kind in (Command, Transition, AlarmChanged, Audit)
+            ),
+            bus.subscribe(OverrideChanged, self._on_override_changed),
+            bus.subscribe(RulesChanged, self._on_rules_changed),
+        ]
         driver.subscribe(self._topics.requests, self._on_request)
         self._task = asyncio.create_task(self._publisher(), name="controlplane")
 
@@ -216,10 +222,9 @@ class ControlPlane:
         controller, driver = self._controller, self._driver
         if controller is None or driver is None:
             return
-        bus = controller.bus
-        bus.unsubscribe(Readings, self._on_readings)
-        for kind in (Command, Transition, AlarmChanged, Audit):
-            bus.unsubscribe(kind, self._on_event)
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
+        self._subscriptions = []
         with contextlib.suppress(CampusError):
             driver.unsubscribe(self._topics.requests)
         if driver.connected:
@@ -237,24 +242,22 @@ class ControlPlane:
                 "(campusctl run --staff)"
             )
 
-    def touched(self, actuator_id: str) -> None:
-        """An actuator's holders changed (override, release): publish its room at once."""
-        room_id = self._actuator_room.get(actuator_id)
+    def _on_override_changed(self, event: OverrideChanged) -> None:
+        """An actuator's holders changed (override, release, expiry): publish its room at once."""
+        room_id = self._actuator_room.get(event.actuator)
         if room_id is not None:
             if self._cool_until.pop(room_id, None) is not None:
                 self._waiting.discard(room_id)
             self._ready[room_id] = None
             self._ready.move_to_end(room_id, last=False)
 
-    def alarms_changed(self) -> None:
-        self._alarms_dirty = True
-
-    def rules_changed(self, rule_id: str | None) -> None:
-        """A rule was enabled/disabled (or all reloaded: None): its rooms' states change."""
+    def _on_rules_changed(self, event: RulesChanged) -> None:
+        """A rule was enabled/disabled (or all reloaded: None), whoever asked: the rules summary
+        at once, and the states of its rooms."""
         self._rules_dirty = True
         self._rules_at = 0.0
         engine = self.controller.engine
-        for info in engine.instances(rule_id=rule_id):
+        for info in engine.instances(rule_id=event.rule):
             self._dirty[info.room] = None
 
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------

@@ -195,21 +195,18 @@ def _override(plane: ControlPlane, body: dict[str, Any]) -> Any:
     now = controller.clock.now()
     until = override_until(body, now, controller.campus.site.timezone)
     controller.override(actuator, override_value(body["value"]), until, body["user"])
-    plane.touched(actuator)
     return {"actuator": actuator, "until": until}
 
 
 def _release(plane: ControlPlane, body: dict[str, Any]) -> Any:
     actuator = _string(body, "actuator")
     plane.controller.release_override(actuator, body["user"])
-    plane.touched(actuator)
     return {"actuator": actuator}
 
 
 def _acknowledge(plane: ControlPlane, body: dict[str, Any]) -> Any:
     alarm = _string(body, "alarm")
     plane.controller.acknowledge_alarm(alarm, body["user"])
-    plane.alarms_changed()
     return {"alarm": alarm}
 
 
@@ -217,7 +214,6 @@ def _rule_enabled(enabled: bool) -> Handler:
     def handle(plane: ControlPlane, body: dict[str, Any]) -> Any:
         rule = _string(body, "rule")
         plane.controller.set_rule_enabled(rule, enabled, body["user"])
-        plane.rules_changed(rule)
         return {"rule": rule, "enabled": enabled}
 
     return handle
@@ -225,7 +221,6 @@ def _rule_enabled(enabled: bool) -> Handler:
 
 def _reload(plane: ControlPlane, body: dict[str, Any]) -> Any:
     report = plane.controller.reload_rules(body["user"])
-    plane.rules_changed(None)
     return {"ok": report.ok, "diff": report.diff, "problems": report.problems}
 
 

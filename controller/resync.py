@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from campus.model import ActuatorSpec, ActuatorType
 from campus.types import Command, Quality, Value
@@ -45,17 +46,20 @@ class Resync:
         self._reported: dict[str, Value] = {}
         self._tries: dict[str, int] = {}
         self._later: dict[str, asyncio.TimerHandle] = {}
+        self._subscriptions: list[Callable[[], None]] = []
 
     async def start(self, controller: Controller) -> None:
         self._controller = controller
         self._actuators = controller.campus.actuators()
-        controller.bus.subscribe(Command, self._on_command)
-        controller.bus.subscribe(Readings, self._on_readings)
+        self._subscriptions = [
+            controller.bus.subscribe(Command, self._on_command),
+            controller.bus.subscribe(Readings, self._on_readings),
+        ]
 
     async def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.bus.unsubscribe(Command, self._on_command)
-            self._controller.bus.unsubscribe(Readings, self._on_readings)
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
+        self._subscriptions = []
         for handle in self._later.values():
             handle.cancel()
         self._later.clear()

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,20 +248,21 @@ class StateKeeper:
         """Wall-clock seconds between two saves of what changed."""
         self._controller: Controller | None = None
         self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="state-writer")
         """One thread: writes happen in the order their changes were taken."""
 
     async def start(self, controller: Controller) -> None:
         self._controller = controller
         self.store.save_all(controller.engine)
-        controller.bus.subscribe(Audit, self._after_staff_action)
+        self._unsubscribe = controller.bus.subscribe(Audit, self._after_staff_action)
         self._task = asyncio.create_task(self._run(controller), name="state-keeper")
 
     async def stop(self) -> None:
         await end_task(self._task)
         await asyncio.to_thread(self._writer.shutdown)  # the writes already taken
         if self._controller is not None:
-            self._controller.bus.unsubscribe(Audit, self._after_staff_action)
+            self._unsubscribe()
             self.store.save_all(self._controller.engine)
         self.store.close()
 

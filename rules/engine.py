@@ -31,9 +31,10 @@ from rules.alarms import Alarm
 from rules.arbiter import OVERRIDE, OVERRIDE_PREFIX, Arbiter, Holder
 from rules.build import CampusContext
 from rules.durable import Saved, SavedOverride, apply
+from rules.events import OverrideChanged, RulesChanged
 from rules.instance import (
     ActuatorState,
-    Clock,
+    EngineTime,
     Instance,
     InstanceInfo,
     PointState,
@@ -83,7 +84,7 @@ class Engine:
         self._clock_minute = -1.0
         self._clock_text = ""
         self.stats = EngineStats()
-        self.clock = Clock(float(now))
+        self.clock = EngineTime(float(now))
         self._timers = TimerHeap()
         self._points = {pid: PointState(spec) for pid, spec in campus.points().items()}
         self._actuators = {aid: ActuatorState(spec) for aid, spec in campus.actuators().items()}
@@ -237,6 +238,7 @@ class Engine:
         self._changed(target, target.arbiter.override(value, who, until, reason, now), "override")
         self.staff_state_changed = True
         self._drain(self.clock.now)
+        self.reporter.emit(OverrideChanged(actuator_id, now))
         return out
 
     def has_override(self, actuator_id: str) -> bool:
@@ -288,6 +290,7 @@ class Engine:
                 instance.disable(now, f"disabled by {who}")
             self.touched.add(instance)
         self._drain(now)
+        self.reporter.emit(RulesChanged(rule_id, now))
         return out
 
     def take_touched(self) -> set[Instance]:
@@ -301,6 +304,7 @@ class Engine:
         self._changed(target, target.arbiter.release_override(), "override released")
         self.staff_state_changed = True
         self._drain(self.clock.now)
+        self.reporter.emit(OverrideChanged(actuator_id, self.clock.now))
         return out
 
     # -- introspection (TUI, explain) ------------------------------------------------------
@@ -334,7 +338,8 @@ class Engine:
             if rule_id in (None, rule) and room_id in (None, room)
         ]
 
-    def point_ids(self) -> dict[str, PointState]:
+    def points(self) -> dict[str, PointState]:
+        """Every point's state, by id."""
         return self._points
 
     def actuator_ids(self) -> list[str]:
@@ -417,6 +422,7 @@ class Engine:
                 instance.evaluate(now, "reload")
         self.staff_state_changed = True
         self._drain(now)
+        self.reporter.emit(RulesChanged(None, now))
         return diff, out
 
     def restore_override(self, saved: SavedOverride) -> None:
@@ -505,6 +511,7 @@ class Engine:
         self._changed(target, target.arbiter.expire(now), "override expired")
         if overridden and not self.has_override(actuator_id):
             self.staff_state_changed = True
+            self.reporter.emit(OverrideChanged(actuator_id, now))
 
     def _start(self, now: float) -> None:
         """End of the settle: every actuator's winning value goes out once."""

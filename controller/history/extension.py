@@ -75,9 +75,9 @@ class Historian:
         )
         writer.start()
         self.writer, self._controller = writer, controller
-        controller.bus.subscribe(Readings, self._on_readings)
+        self._subscriptions = [controller.bus.subscribe(Readings, self._on_readings)]
         for event_type in EVENT_TYPES:
-            controller.bus.subscribe(event_type, writer.submit)
+            self._subscriptions.append(controller.bus.subscribe(event_type, writer.submit))
         waiting = f", {spool.count} points waiting from before" if spool.count else ""
         log.info("history on: %s; spool %s%s", sink.description, spool.path, waiting)
 
@@ -90,9 +90,8 @@ class Historian:
         writer, controller = self.writer, self._controller
         if writer is None or controller is None:
             return
-        controller.bus.unsubscribe(Readings, self._on_readings)
-        for event_type in EVENT_TYPES:
-            controller.bus.unsubscribe(event_type, writer.submit)
+        for unsubscribe in self._subscriptions:
+            unsubscribe()
         await asyncio.to_thread(writer.stop)
         writer.sink.close()
         writer.spool.close()

@@ -4,6 +4,7 @@ from a state file), and SIGHUP reloading `campusctl run`."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -17,16 +18,11 @@ import pytest
 from campus.clock import ScaledClock
 from controller.cli import main
 from tests.conftest import EXAMPLES, ROOT
-from tests.controller.harness import (
-    LIGHT_RULES,
-    SENSOR,
-    START,
-    Devices,
-    run_async,
-    running,
-)
+from tests.controller.harness import LIGHT_RULES, SENSOR, START, Devices, running
+from tests.drivers.helpers import Peer
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
-from tests.support.waiting import wait_for
+from tests.support.waiting import wait_for, wait_for_blocking
 
 pytestmark = pytest.mark.mqtt
 
@@ -83,10 +79,30 @@ def test_explain_without_a_controller_says_so(
     assert "did not answer within 0.5 s" in capsys.readouterr().err
 
 
+GONE_RULES = """\
+rules:
+  - id: gone
+    rooms: id == "main.r101"
+    when: co2 > 5000
+    set:
+      ventilation: 100
+"""
+
+
 def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Path) -> None:
+    """SIGHUP reloads; the retained rules summary follows at once (a removed rule was listed
+    until something else changed: the control plane heard only of reloads by request)."""
     folder = tmp_path / "rules"
     folder.mkdir()
     (folder / "r.yaml").write_text(LIGHT_RULES)
+    (folder / "gone.yaml").write_text(GONE_RULES)
+    summary = Peer(fresh_broker.host, fresh_broker.port)
+    summary.subscribe("campusctl/demo/rules")
+
+    def listed() -> list[str]:
+        payloads = summary.payloads("campusctl/demo/rules")
+        return [r["id"] for r in json.loads(payloads[-1])["rules"]] if payloads else []
+
     command = [
         sys.executable,
         "-m",
@@ -129,12 +145,16 @@ def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Pat
             time.sleep(0.05)
 
     try:
-        wait("controlling 10 rooms with 1 rules")
+        wait("controlling 10 rooms with 2 rules")
+        wait_for_blocking(lambda: sorted(listed()) == ["gone", "lights"], "the rules summary", 20)
         (folder / "r.yaml").write_text(LIGHT_RULES.replace("300", "200"))
+        (folder / "gone.yaml").unlink()
         process.send_signal(signal.SIGHUP)
         wait("reload: ~ rule lights: when changed")
-        wait("audit: SIGHUP reload-rules ~ rule lights: when changed")
+        wait("audit: SIGHUP reload-rules - rule gone (1 rooms); ~ rule lights: when changed")
+        wait_for_blocking(lambda: listed() == ["lights"], "the summary without 'gone'", 1.0)
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         reader.join(5)
+        summary.close()

@@ -9,8 +9,8 @@ from bench.engine import START
 from campus.types import Quality, Reading
 from controller.controlplane import DRAIN
 from controller.events import Readings
-from tests.controlplane.harness import run_async
 from tests.controlplane.quiet import QuietPlane, quiet_plane
+from tests.support.aio import run_async
 
 
 def connect(quiet: QuietPlane) -> float:
@@ -116,9 +116,8 @@ async def test_an_override_publishes_its_room_at_the_next_tick_ahead_of_the_queu
     tick_until(quiet, start, start + 0.05)
     published = quiet.rooms_sent()[0]
     quiet.controller.override(f"{published}.lights", True, START + 3600, "alice")
-    quiet.plane.touched(f"{published}.lights")  # what the override request does
     last = quiet.rooms[-1]
-    quiet.plane.touched(f"{last}.lights")
+    quiet.controller.override(f"{last}.lights", True, START + 3600, "alice")
     sent = len(quiet.rooms_sent())
     quiet.plane._publish_rooms(start + 0.06)
     assert quiet.rooms_sent()[sent : sent + 2] == [last, published]
