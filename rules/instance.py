@@ -76,7 +76,7 @@ class ActuatorState:
         return self.arbiter.winner.value
 
 
-class Clock:
+class EngineTime:
     """The engine's current time, shared by every Env."""
 
     __slots__ = ("now",)
@@ -91,7 +91,10 @@ class InstanceEnv:
     __slots__ = ("attributes", "cells", "clock")
 
     def __init__(
-        self, cells: dict[str, PointState | ActuatorState], attributes: dict[str, Val], clock: Clock
+        self,
+        cells: dict[str, PointState | ActuatorState],
+        attributes: dict[str, Val],
+        clock: EngineTime,
     ) -> None:
         self.cells = cells
         self.attributes = attributes

@@ -128,7 +128,7 @@ class _Run:
         self, name: str, value: float | bool | str | None, pos: Position, now: float
     ) -> Reading:
         full = name if "." in name else f"{self.room}.{name}"
-        points = self.engine.point_ids()
+        points = self.engine.points()
         if full not in points:
             room_points = [p.rsplit(".", 1)[1] for p in points if p.startswith(self.room + ".")]
             raise self.fail(

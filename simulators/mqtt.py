@@ -4,7 +4,7 @@ paho-mqtt 2.x (callback API 2, MQTT 3.1.1 so the amqtt demo broker works too) ru
 loop in its own thread and reconnects with backoff when the broker goes away. Everything that
 touches the `World` runs on the asyncio loop: paho's callbacks only hand commands and connection
 events over with `call_soon_threadsafe`, so the world needs no locks. TCP_NODELAY is set on the
-socket because Nagle's algorithm otherwise dominates loopback latency (notes/real-servers.md).
+socket because Nagle's algorithm otherwise dominates loopback latency.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Outdoor conditions the simulated rooms respond to: sun, sky light, temperature, humidity, CO2.
 
 Everything is a pure function of the time, the site and a seed, so two runs with the same seed see
-the same weather. Sources (notes/domain.md §3): the IES 1984 daylight availability model for sky
+the same weather. Sources (docs/domain.md §3): the IES 1984 daylight availability model for sky
 and sun illuminance; outdoor CO2 ≈ 420 ppm. The sun's position follows NOAA's "General Solar
 Position Calculations" (Spencer's series for declination and the equation of time), good to a few
 tenths of a degree, which is far below what a daylight factor can resolve. The temperature and

@@ -3,7 +3,7 @@
 Pure and deterministic: the state changes only through `RoomPhysics.advance`, which integrates
 every balance in closed form over the step (first-order, constant inputs within a step), so a step
 of an hour is as stable as a step of a second. Equations and parameters come from
-notes/domain.md §2-3 unless marked provisional:
+docs/domain.md §2-3 unless marked provisional:
 
 - CO2: dC/dt = 10⁶·ΣG/V + (Q/V)(C_out − C); C_ss = C_out + 10⁶·G/Q, τ = V/Q.
 - G per person from Persily & de Jonge 2017 (Indoor Air 27:868, Table 4), mean of male and

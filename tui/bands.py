@@ -1,6 +1,6 @@
 """Comfort bands: is a value good, fair, poor or bad for learning, and which rooms need staff.
 
-Thresholds from ../notes/domain.md: CO2 after EN 16798-1 categories and BB101 (800 / 1000 /
+Thresholds from docs/domain.md: CO2 after EN 16798-1 categories and BB101 (800 / 1000 /
 1500 ppm), classroom illuminance 300 lx (EN 12464-1; only while someone is in), operative
 temperature 20-26 °C (EN 16798-1 category II), relative humidity 25-60 % (category II).
 The same band means the same colour on every screen.

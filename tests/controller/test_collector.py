@@ -17,14 +17,8 @@ from controller.collector import Collector, due_generation
 from controller.runtime import HOLD_OFF, Controller
 from rules.loader import load_rules
 from tests.conftest import EXAMPLES
-from tests.controller.harness import (
-    LIGHT_RULES,
-    START,
-    demo_campus,
-    rules_folder,
-    run_async,
-    running,
-)
+from tests.controller.harness import LIGHT_RULES, START, demo_campus, rules_folder, running
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

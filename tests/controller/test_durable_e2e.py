@@ -18,10 +18,10 @@ from tests.controller.harness import (
     START,
     Devices,
     rules_folder,
-    run_async,
     running,
     sent,
 )
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

@@ -14,15 +14,8 @@ from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver
 from rules.loader import load_rules
-from tests.controller.harness import (
-    LIGHT_RULES,
-    SENSOR,
-    START,
-    Devices,
-    demo_campus,
-    rules_folder,
-    run_async,
-)
+from tests.controller.harness import LIGHT_RULES, SENSOR, START, Devices, demo_campus, rules_folder
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

@@ -16,12 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.controlplane import ControlPlane
 from drivers.mqtt import MqttDriver
-from tests.controlplane.harness import (
-    PlaneClient,
-    RunningCampus,
-    run_async,
-    running_campus,
-)
+from tests.controlplane.harness import PlaneClient, RunningCampus, running_campus
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

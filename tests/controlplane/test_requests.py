@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane.harness import (
-    PlaneClient,
-    RunningCampus,
-    run_async,
-    running_campus,
-    unique_site,
-)
+from tests.controlplane.harness import PlaneClient, RunningCampus, running_campus, unique_site
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

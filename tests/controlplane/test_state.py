@@ -12,12 +12,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.controlplane.harness import (
-    PlaneClient,
-    run_async,
-    running_campus,
-    unique_site,
-)
+from tests.controlplane.harness import PlaneClient, running_campus, unique_site
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for
 

@@ -36,7 +36,7 @@ from controller.service import (
     service_options,
 )
 from rules.loader import load_rules
-from tests.drivers.helpers import run_async
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 
 ROOT = Path(__file__).resolve().parents[2]

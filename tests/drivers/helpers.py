@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec
 
@@ -18,16 +17,6 @@ from drivers.mqtt import MqttDriver
 
 P = ParamSpec("P")
 _ids = itertools.count()
-
-
-def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async test on a fresh event loop (pytest sees the wrapped signature's fixtures)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 async def readings_until(

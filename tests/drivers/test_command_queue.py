@@ -22,7 +22,7 @@ from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver, MqttSettings
 from drivers.mqtt.driver import COMMAND_WINDOW
 from rules.schema import RuleSet
-from tests.drivers.helpers import run_async
+from tests.support.aio import run_async
 from tests.support.devices import CommandRecorder
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for

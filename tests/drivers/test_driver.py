@@ -15,8 +15,9 @@ from campus.clock import VirtualClock
 from campus.problems import DriverError
 from campus.types import Command, Quality, Reading
 from drivers.mqtt import MqttDriver, MqttSettings
-from tests.drivers.helpers import Peer, by_point, readings_until, run_async
+from tests.drivers.helpers import Peer, by_point, readings_until
 from tests.drivers.sample_campus import device_topic, make_campus, multisensor_topic
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

@@ -22,7 +22,8 @@ import pytest
 from drivers.mqtt import MqttSettings, MqttStats
 from drivers.mqtt import connection as connection_module
 from drivers.mqtt.connection import RECV_CHUNK, Connection
-from tests.drivers.helpers import Peer, run_async
+from tests.drivers.helpers import Peer
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

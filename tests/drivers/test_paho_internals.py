@@ -29,7 +29,8 @@ from drivers.mqtt.connection import MAX_INFLIGHT, Connection
 from drivers.mqtt.paho_internals import TESTED, PahoInternals, paho_version
 from drivers.mqtt.settings import FAST_PATH_ENV
 from tests.conftest import ROOT
-from tests.drivers.helpers import Peer, run_async
+from tests.drivers.helpers import Peer
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 

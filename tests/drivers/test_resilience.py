@@ -14,8 +14,9 @@ import pytest
 from campus.clock import VirtualClock
 from campus.types import Command
 from drivers.mqtt import MqttDriver, MqttSettings
-from tests.drivers.helpers import Peer, readings_until, run_async
+from tests.drivers.helpers import Peer, readings_until
 from tests.drivers.sample_campus import device_topic, make_campus, multisensor_topic
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for
 

@@ -21,7 +21,7 @@ from campus.clock import WallClock
 from campus.config import load_campus
 from controller.service import ServiceOptions, build_controller
 from rules.loader import load_rules
-from tests.drivers.helpers import run_async
+from tests.support.aio import run_async
 from tests.support.campus_yaml import FAN_AND_LIGHT_RULES, one_lesson_campus
 from tests.support.devices import CommandRecorder
 from tests.support.mosquitto import Broker

@@ -17,8 +17,8 @@ from controller.service import ServiceOptions, build_controller
 from drivers.homeassistant import HomeAssistantDriver
 from rules.loader import load_rules
 from rules.schema import RuleSet
-from tests.drivers.helpers import run_async
 from tests.homeassistant.helpers import T0, campus_at, fast_settings, make_campus
+from tests.support.aio import run_async
 from tests.support.homeassistant import HomeAssistant
 from tests.support.waiting import wait_for
 

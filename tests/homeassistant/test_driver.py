@@ -12,7 +12,6 @@ from campus.clock import VirtualClock
 from campus.model import Campus
 from campus.types import Command, Quality
 from drivers.homeassistant import HomeAssistantDriver
-from tests.drivers.helpers import run_async
 from tests.homeassistant.helpers import (
     T0,
     fast_settings,
@@ -21,6 +20,7 @@ from tests.homeassistant.helpers import (
     running,
     value,
 )
+from tests.support.aio import run_async
 from tests.support.homeassistant import HomeAssistant
 from tests.support.waiting import wait_for
 

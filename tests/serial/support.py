@@ -4,11 +4,10 @@ simulator running on its own loop for the synchronous CLI tests."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec
+from typing import ParamSpec
 
 from drivers.serial.port import SerialTiming
 from simulators.serial.runner import SerialSimulator
@@ -17,16 +16,6 @@ P = ParamSpec("P")
 
 FAST = SerialTiming(backoff_initial=0.05, backoff_max=0.4, silence=1.5, log_interval=0.0)
 """Port timing for tests: quick retries, every problem logged."""
-
-
-def run_async(fn: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an async test on a fresh event loop."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 class Values(dict[str, float | None]):

@@ -1,4 +1,4 @@
-"""The codecs against the example frames of notes/domain.md §1 and the datasheets."""
+"""The codecs against the example frames of docs/domain.md §1 and the datasheets."""
 
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ from simulators.serial.mhz19b import Mhz19bDevice
 from simulators.serial.runner import SerialSimulator
 from simulators.serial.sds011 import Sds011Device
 from simulators.serial.senseair_s8 import SenseairS8Device
-from tests.serial.support import FAST, Values, run_async
+from tests.serial.support import FAST, Values
+from tests.support.aio import run_async
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.serial

@@ -1,4 +1,4 @@
-"""Sun position and the IES sky model (notes/domain.md §3 Daylight)."""
+"""Sun position and the IES sky model (docs/domain.md §3 Daylight)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Room physics against notes/domain.md §3's worked check, and exact integration."""
+"""Room physics against docs/domain.md §3's worked check, and exact integration."""
 
 from __future__ import annotations
 

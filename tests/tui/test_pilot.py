@@ -15,7 +15,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from campus.broker import parse_broker_url
-from tests.controlplane.harness import RunningCampus, run_async, running_campus
+from tests.controlplane.harness import RunningCampus, running_campus
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tui.app import CampusApp
 from tui.options import TuiOptions

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane.harness import run_async, running_campus
+from tests.controlplane.harness import running_campus
+from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 
 pytestmark = pytest.mark.tui

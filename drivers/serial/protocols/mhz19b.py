@@ -5,7 +5,7 @@ CS = (0xFF - (sum of bytes 1..7 & 0xFF) + 1) & 0xFF (Winsen MH-Z19B manual v1.0,
 A read (0x86) answers ``FF 86 HH LL TT SS U1 U2 CS``: ppm = HH*256 + LL; TT = °C + 40 is
 undocumented and unreliable (a board temperature at best). Zero calibration (0x87), span (0x88),
 ABC on/off (0x79) and range (0x99) get no reply. The range goes in bytes 6-7, not 3-4 as the
-datasheet says (notes/domain.md; revspace.nl MHZ19).
+datasheet says (docs/domain.md; revspace.nl MHZ19).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Nova SDS011 laser dust sensor: 9600 8N1; streams a frame a second by default (active mode).
 
-Source: Nova "Laser Dust Sensor Control Protocol V1.3" (2015), via notes/domain.md.
+Source: Nova "Laser Dust Sensor Control Protocol V1.3" (2015), via docs/domain.md.
 
 - Sensor frames have 10 bytes, ``AA kind b2..b7 CS AB`` with CS = sum of bytes 2..7 & 0xFF.
   Data (kind C0): ``AA C0 P25L P25H P10L P10H ID1 ID2 CS AB``, PM = (H*256 + L) / 10 µg/m³.

@@ -1,6 +1,6 @@
 """Senseair S8 NDIR CO2 sensor over Modbus RTU: 9600 8N1, address 0xFE answers to any.
 
-Sources: Senseair TDE2067 "Modbus on Senseair S8" (via cycbox.io), jcomas/S8_UART, notes/domain.md.
+Sources: Senseair TDE2067 "Modbus on Senseair S8" (via cycbox.io), jcomas/S8_UART, docs/domain.md.
 Input registers (0-based): 0 MeterStatus, 1 AlarmStatus, 2 OutputStatus, 3 CO2 ppm, 0x1C firmware,
 0x1D/0x1E sensor id. Holding registers: 0 acknowledgement (0x20 = background calibration done),
 1 special command (0x7C06 background calibration to 400 ppm, 0x7C07 zero calibration with
