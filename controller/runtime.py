@@ -252,7 +252,7 @@ class Controller:
                 if taken:
                     messages.append(taken)
                     count += len(taken)
-        if self.bus.wants(Readings):
+        if batch and self.bus.wants(Readings):
             if mixed:
                 batch = [[r for r in m if r.point in cells] for m in batch]
             self.bus.emit(Readings(batch))

@@ -138,7 +138,8 @@ class Engine:
         and split (two readings of one sensor in one burst are two evaluations, so neither's
         threshold crossing is lost). Only the output list is shared.
         """
-        out = self._begin(self.clock.now)
+        out: list[Command] = []
+        self._out = out
         for readings in messages:
             if readings:
                 self._advance_to(max(map(_ts, readings)))

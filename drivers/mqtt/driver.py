@@ -14,8 +14,8 @@ latest per actuator, in the order they were decided, and go out as acknowledgeme
 window, or after a reconnect once paho has re-sent what was in flight when it dropped. A waiting
 command replaced by a newer one for the same actuator is counted in `stats.commands_superseded`:
 the last value a device receives is the latest the controller decided. The queue is bounded by
-the number of actuators. (Left to paho, a full window queued commands in paho, which walks its
-whole queue on every acknowledgement and refused more beyond `max_queued`: commands were lost at
+the number of actuators. (Left to paho, a full window queued commands in paho, first in first
+out behind every queued one, and paho refused more beyond `max_queued`: commands were lost at
 start-up on a campus of 10,000 rooms.)
 """
 
