@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from campus.problems import CampusError
-from controller.children import die_with_parent
+from controller.children import die_with_parent, stop_child
 
 log = logging.getLogger("campusctl.broker")
 
@@ -100,12 +100,7 @@ def running_mosquitto(workdir: Path, port: int | None = None, extra: str = "") -
         _wait_for_port(port, lambda: proc.poll() is not None, logfile)
         yield Broker("127.0.0.1", port, "mosquitto", logfile)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, 5)
 
 
 @contextlib.asynccontextmanager

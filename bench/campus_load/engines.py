@@ -26,6 +26,7 @@ from bench.campus_load import nodered
 from bench.campus_load.generator import CpuProbe, Generator
 from bench.campus_load.workload import RULES_YAML, campus_yaml
 from controller.broker import free_port, running_mosquitto
+from controller.children import stop_child
 
 ENGINES = ("ceiling", "script", "nodered", "campusctl", "campusctl-history")
 VARIANTS = ("campusctl-core",)
@@ -99,7 +100,7 @@ def victoria_metrics(workdir: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield url
     finally:
-        _stop(proc)
+        stop_child(proc, 10)
         log.close()
 
 
@@ -109,15 +110,6 @@ def _healthy(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @contextlib.contextmanager
@@ -140,7 +132,7 @@ def engine_session(
             cwd=workdir,
             start_new_session=True,
         )
-        stack.callback(_stop, proc)
+        stack.callback(stop_child, proc, 10)
         generator = Generator(broker.port, rooms, publishers, counts_only=not has_commands(name))
         stack.callback(generator.close)
         try:

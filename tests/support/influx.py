@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from controller.broker import free_port
+from controller.children import stop_child
 
 START_TIMEOUT = 30.0
 
@@ -139,12 +140,7 @@ class Server:
         if proc is None or proc.poll() is not None:
             return
         proc.send_signal(signal.SIGCONT)
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, 15)
 
     def freeze(self) -> None:
         """SIGSTOP: the port still accepts connections, nothing answers."""

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from controller.broker import free_port, mosquitto_binary
+from controller.children import stop_child
 
 ROOT = Path(__file__).resolve().parents[2]
 SECURITY_DOC = ROOT / "docs" / "security.md"
@@ -220,12 +221,7 @@ def running_secure_mosquitto(
         _wait_listening(port, proc, logfile)
         yield SecureBroker("127.0.0.1", port, pki, dict(passwords), logfile)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, 5)
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], logfile: Path) -> None:
