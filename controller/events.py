@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from campus.types import Batch
+from campus.types import Batch, Reading
 
 
 class Readings(NamedTuple):
@@ -14,6 +14,13 @@ class Readings(NamedTuple):
     rather than per reading, as a busy campus sends thousands of readings a second."""
 
     messages: Batch
+
+
+class Reported(NamedTuple):
+    """The states actuators reported in one batch, in arrival order (also in `Readings`): for
+    extensions that follow devices rather than rooms, so they need not scan every reading."""
+
+    readings: list[Reading]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from campus.model import ActuatorSpec, ActuatorType
 from campus.types import Command, Quality, Value
-from controller.events import Readings
+from controller.events import Reported
 from controller.runtime import Controller, show_value
 
 log = logging.getLogger("campusctl.resync")
@@ -53,7 +53,7 @@ class Resync:
         self._actuators = controller.campus.actuators()
         self._subscriptions = [
             controller.bus.subscribe(Command, self._on_command),
-            controller.bus.subscribe(Readings, self._on_readings),
+            controller.bus.subscribe(Reported, self._on_reported),
         ]
 
     async def stop(self) -> None:
@@ -71,17 +71,12 @@ class Resync:
             self._tries.pop(actuator, None)
         self._sent[actuator] = (command, time.monotonic())
 
-    def _on_readings(self, batch: Readings) -> None:
-        actuators = self._actuators
-        for message in batch.messages:
-            for reading in message:
-                actuator = reading.point
-                if actuator not in actuators:
-                    continue
-                if reading.quality is not Quality.GOOD or reading.value is None:
-                    continue
-                self._reported[actuator] = reading.value
-                self._check(actuator)
+    def _on_reported(self, event: Reported) -> None:
+        for reading in event.readings:
+            if reading.quality is not Quality.GOOD or reading.value is None:
+                continue
+            self._reported[reading.point] = reading.value
+            self._check(reading.point)
 
     def _check(self, actuator: str) -> None:
         self._later.pop(actuator, None)

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from campus.clock import Clock
 from campus.model import Campus
 from campus.problems import CampusError
-from campus.types import Batch, Command, Value
+from campus.types import Batch, Command, Reading, Value
 from controller import staff
 from controller.bus import Bus
 from controller.collector import Collector
-from controller.events import Audit, Readings
+from controller.events import Audit, Readings, Reported
 from controller.extension import Extension
 from controller.reload import ReloadReport
 from drivers.base import Driver, HandsOver
@@ -56,8 +56,6 @@ class RoomStats:
 
     readings: int = 0
     commands: int = 0
-    values: dict[str, Value | None] = field(default_factory=dict)
-    """Last reading per point name (None: unavailable)."""
     commanded: dict[str, Value] = field(default_factory=dict)
     """Last command per actuator name."""
     reported: dict[str, Value | None] = field(default_factory=dict)
@@ -227,6 +225,7 @@ class Controller:
         self._active_at = time.monotonic()
         cells = self._cells
         messages: Batch = []
+        reported: list[Reading] = []
         count = 0
         mixed = False
         for message in batch:
@@ -239,10 +238,10 @@ class Controller:
                 stats, name, is_actuator = cell
                 if is_actuator:
                     stats.reported[name] = reading.value
+                    reported.append(reading)
                     points = False
                     continue
                 stats.readings += 1
-                stats.values[name] = reading.value
             if points:  # the common case: a sensor's message, taken as it is
                 messages.append(message)
                 count += len(message)
@@ -256,6 +255,8 @@ class Controller:
             if mixed:
                 batch = [[r for r in m if r.point in cells] for m in batch]
             self.bus.emit(Readings(batch))
+        if reported:
+            self.bus.emit(Reported(reported))
         if messages:
             self.readings += count
             self.send(self.engine.on_messages(messages))
@@ -270,7 +271,7 @@ class Controller:
             stats.commanded[name] = command.value
             self.commands += 1
             self.recent.append(command)
-            log.info("%s -> %s: %s", command.actuator, show_value(command.value), command.reason)
+            log.debug("%s -> %s: %s", command.actuator, show_value(command.value), command.reason)
             driver = self._routes.get(command.actuator)
             if driver is not None:
                 driver.send(command)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from campus.types import Value
 from controller.runtime import Controller
+from rules.instance import PointState
 
 POINTS = [("occupancy", "occ"), ("co2", "CO2"), ("illuminance", "lux"), ("temperature", "°C")]
 
@@ -29,17 +30,25 @@ def summary_table(controller: Controller, title: str = "") -> Table:
     table.add_column("vent %", justify="right")
     table.add_column("readings", justify="right")
     table.add_column("cmds", justify="right")
+    points = controller.engine.points()
     for room in campus.rooms:
         stats = controller.rooms[room.id]
+        values = {name: _value(points.get(f"{room.id}.{name}")) for name, _ in POINTS}
         cells = [room.id, room.kind]
         for name, _ in POINTS:
-            cells.append(_cell(stats.values.get(name), name in room.points, name == "occupancy"))
+            cells.append(_cell(values[name], name in room.points, name == "occupancy"))
         for name in ("lights", "ventilation"):
             value = stats.reported.get(name, stats.commanded.get(name))
             cells.append(_cell(value, name in room.actuators))
         cells += [str(stats.readings), str(stats.commands)]
-        table.add_row(*cells, style=_style(stats.values.get("co2")))
+        table.add_row(*cells, style=_style(values["co2"]))
     return table
+
+
+def _value(state: PointState | None) -> Value | None:
+    """A point's live value for the table; None when unknown, unavailable or not a number."""
+    value = None if state is None else state.value
+    return value if isinstance(value, bool | int | float) else None
 
 
 def _cell(value: Value | None, present: bool, presence: bool = False) -> str:
