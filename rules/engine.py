@@ -365,6 +365,11 @@ class Engine:
         """The engine's time: the latest reading or timer it has seen."""
         return self.clock.now
 
+    @property
+    def timers_armed(self) -> int:
+        """Timers in the heap, cancelled ones not yet dropped included: growth is a leak."""
+        return len(self._timers)
+
     def describe(self, cause: str) -> str:
         """A cause for a transition record: ``b1.r101.co2=1104 ppm``, or the cause itself."""
         point = self._points.get(cause)
