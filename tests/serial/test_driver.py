@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -267,5 +268,7 @@ async def test_unused_ports_commands_and_stopping(tmp_path: Path) -> None:
         driver.send(Command("b1.r1.fan", 50.0, T0, "rule:x", 10, "test"))
     async with driver:
         await wait_for(lambda: driver.ports["mhz"].open_failures > 0, "nothing to open")
-        threads = [w._thread for w in driver._workers.values()]
+        names = {f"serial-{port}" for port in driver.ports}
+        threads = [t for t in threading.enumerate() if t.name in names]
+        assert len(threads) == len(names) == 4, names  # one per port that feeds a point
     assert not any(t.is_alive() for t in threads)

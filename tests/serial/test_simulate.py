@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from campus.model import Campus, SerialProtocol
 from simulators.serial.options import SerialSpec, parse_specs, without_mqtt
 from tests.drivers.helpers import Peer
 from tests.support.mosquitto import Broker
+from tests.support.waiting import wait_for_blocking
 
 CAMPUS = """\
 site: {id: simserial, name: Simulated serial, timezone: Europe/Oslo}
@@ -101,11 +101,13 @@ def test_simulate_puts_a_room_co2_sensor_on_a_pty(broker: Broker, tmp_path: Path
         assert lines[0].startswith("co2 ")
         assert lines[0].endswith(" ppm")
         assert 350 <= float(lines[0].split()[1]) <= 5000
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not (
-            peer.payloads("simserial/main-r101-ms") and peer.payloads("simserial/main-r102-ms")
-        ):
-            time.sleep(0.05)
+        wait_for_blocking(
+            lambda: (
+                peer.payloads("simserial/main-r101-ms") and peer.payloads("simserial/main-r102-ms")
+            ),
+            "a report from each room's multisensor",
+            10,
+        )
         r101 = json.loads(peer.payloads("simserial/main-r101-ms")[-1])
         r102 = json.loads(peer.payloads("simserial/main-r102-ms")[-1])
         assert "co2" not in r101, "the moved value no longer goes over MQTT"
