@@ -1,5 +1,9 @@
 """One broker connection: paho-mqtt driven by the asyncio event loop, reconnecting forever.
 
+The client comes from campus.mqttclient like every campusctl client's (protocol, clean session,
+credentials, TLS, the ``offline`` last will, TCP_NODELAY); what is set here is the driver's own:
+queue and in-flight limits, timeouts, callbacks and reconnecting.
+
 Why the event loop drives paho, not paho's own thread (``loop_start``):
 
 - Hot path. Messages are decoded where they arrive, on the loop that consumes them: no
@@ -53,10 +57,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from campus.mqttclient import LastWill, paho_client
 from campus.problems import DriverError
 from drivers.mqtt.paho_internals import PahoInternals, paho_version
 from drivers.mqtt.settings import MqttSettings
@@ -170,39 +175,32 @@ class Connection:
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings
-        v5 = settings.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=None if v5 else True,
-            protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-            reconnect_on_failure=False,
-        )
+        try:
+            client, _ = paho_client(
+                self.endpoint,
+                self.client_id,
+                None,
+                protocol=settings.protocol,
+                will=LastWill(self.status_topic, b"offline"),
+                on_socket_open=self._on_socket_open,
+            )
+        except ValueError as exc:
+            raise DriverError(f"MQTT TLS: {exc}") from exc
         client.suppress_exceptions = True
         client.enable_logger(logging.getLogger("campusctl.mqtt.paho"))
         client.max_queued_messages_set(settings.max_queued)
         client.max_inflight_messages_set(MAX_INFLIGHT)
         client.connect_timeout = settings.connect_timeout
-        if self.endpoint.username is not None:
-            client.username_pw_set(self.endpoint.username, self.endpoint.password)
-        try:
-            tls = self.endpoint.ssl_context()
-        except ValueError as exc:
-            raise DriverError(f"MQTT TLS: {exc}") from exc
-        if tls is not None:
-            client.tls_set_context(tls)
-        client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_subscribe = self._on_subscribe
-        client.on_socket_open = self._on_socket_open
         client.on_socket_close = self._on_socket_close
         client.on_socket_register_write = self._on_register_write
         client.on_socket_unregister_write = self._on_unregister_write
         host, port, keepalive = self.endpoint.host, self.endpoint.port, settings.keepalive
-        if v5:
+        if settings.protocol == "5":
             client.connect_async(host, port, keepalive, clean_start=True)
         else:
             client.connect_async(host, port, keepalive)
@@ -484,8 +482,6 @@ class Connection:
             self._loop.call_soon_threadsafe(fn, *args)
 
     def _on_socket_open(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
-        if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._rx, self._rx_pos = b"", 0
         self._tx = bytearray()
         self._gathering = self._fast = self._draining = False

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
 from campus.broker import BrokerAddress, parse_broker_url
+from campus.mqttclient import MqttProtocol
 from campus.problems import DriverError
 from campus.secrets import SecretError, broker_credentials
-
-Protocol = Literal["3.1.1", "5"]
 
 FAST_PATH_ENV = "CAMPUSCTL_MQTT_FAST_PATH"
 """``0`` makes paho's public API the default (`MqttSettings.fast_path`): a whole test run, say."""
@@ -54,7 +52,7 @@ class MqttSettings:
     """TLS: overrides the URL's ``cert=`` (a client certificate)."""
     key_file: str | None = None
     """TLS: overrides the URL's ``key=`` (the client certificate's key)."""
-    protocol: Protocol = "3.1.1"
+    protocol: MqttProtocol = "3.1.1"
     keepalive: int = 30
     connect_timeout: float = 5.0
     reconnect_min: float = 0.5
