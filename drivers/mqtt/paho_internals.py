@@ -248,13 +248,15 @@ class PahoInternals:
         return False
 
     def backlog(self) -> dict[str, int]:
-        """How much paho holds (packets queued to write, messages kept until acknowledged),
-        for soak tests watching for leaks; empty if paho no longer has these fields."""
+        """How much paho holds (packets queued to write, messages kept until acknowledged,
+        those of them in its in-flight window), for soak tests watching for leaks and tests
+        checking paho's books; empty if paho no longer has these fields."""
         client = self._client
         try:
             return {
                 "paho_out_packets": len(client._out_packet),
                 "paho_out_messages": len(client._out_messages),
+                "paho_inflight": client._inflight_messages,
             }
         except Exception:
             return {}

@@ -93,6 +93,12 @@ def publish_all(peer: Peer, messages: list[tuple[str, bytes]], qos: int = 0) -> 
     assert info.is_published()
 
 
+def paho_books(conn: Connection) -> tuple[int, int]:
+    """Messages paho keeps until acknowledged, and those of them in its in-flight window."""
+    backlog = conn.backlog()
+    return backlog["paho_out_messages"], backlog["paho_inflight"]
+
+
 def payload_sizes(topic: str) -> list[int]:
     """Payload sizes whose PUBLISH remaining length (2 + topic + payload) sits on each side of
     the one/two/three-byte varint boundaries, plus everyday sizes."""
@@ -129,7 +135,7 @@ async def test_a_burst_of_qos0_arrives_in_order_exactly(
             got = await h.until(len(retained))
             publish_all(peer, live)
             got = await h.until(len(retained) + len(live))
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # nothing more may come in the next loop pass
             assert len(got) == len(retained) + len(live)
             assert dict(got[: len(retained)]) == retained
             assert got[len(retained) :] == live
@@ -168,7 +174,7 @@ async def test_qos1_between_qos0_goes_through_paho_and_keeps_the_order(
     async with connected(broker.url, [f"{prefix}/#"], subscribe_qos=1) as h:
         await asyncio.to_thread(publish)
         got = await h.until(len(sent))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # nothing more may come in the next loop pass
         assert got == sent
         # The QoS 1 ones were paho's (it acknowledged them), the QoS 0 ones mostly ours.
         assert 100 < h.conn._fast_received <= 200
@@ -210,7 +216,6 @@ async def test_pubacks_are_taken_on_the_fast_path_and_paho_keeps_count(
     prefix = f"fastrx/acks{next(_ids)}"
     sent = [(f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()) for i in range(300)]
     async with connected(broker.url, [f"{prefix}/#"]) as h:
-        client = h.conn._client
         acks_before = h.conn._fast_acks  # the connection's own `online`, if it came this way
         infos = []
         for n in range(100):
@@ -221,8 +226,7 @@ async def test_pubacks_are_taken_on_the_fast_path_and_paho_keeps_count(
         await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
         assert got == sent
         assert h.conn._fast_acks - acks_before == len(infos)
-        assert client._out_messages == {}
-        assert client._inflight_messages == 0
+        assert paho_books(h.conn) == (0, 0)
         assert h.stats.callback_errors == 0
 
 
@@ -241,7 +245,7 @@ async def test_a_packet_bigger_than_one_socket_read_arrives_intact(
     async with connected(broker.url, [f"{prefix}/#"]) as h:
         publish_all(peer, sent)
         got = await h.until(len(sent))
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # nothing more may come in the next loop pass
         assert got == sent
         assert h.conn._fast_received >= 50
 
@@ -412,7 +416,7 @@ async def test_a_length_split_between_reads_waits_for_the_rest(
         for cut in range(0, len(stream), 777):
             client.write(stream[cut : cut + 777])
             await client.drain()
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.002)  # apart: most parts come in a socket read of their own
         got = await h.until(39)
         assert got == [("s/t", bytes([i]) * (i * 97)) for i in range(1, 40)]
         assert h.stats.disconnects == 0
@@ -510,7 +514,9 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
     async with connected(broker.url, []) as h:
         assert h.conn._fast
         client = h.conn._client
-        await wait_for(lambda: not client._out_messages, "the connection's `online` acknowledged")
+        await wait_for(
+            lambda: paho_books(h.conn) == (0, 0), "the connection's `online` acknowledged"
+        )
         by_paho = []
         publish = client.publish
 
@@ -523,7 +529,7 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
         # the loop is not given back until all are published: no PUBACK is read meanwhile
         infos = [h.conn.publish(topic, payload, qos=1) for topic, payload in sent]
         assert len(by_paho) == len(sent) - connection_module.MAX_INFLIGHT
-        assert client._inflight_messages == connection_module.MAX_INFLIGHT
+        assert paho_books(h.conn) == (len(sent), connection_module.MAX_INFLIGHT)
         ours, theirs = client._out_messages[infos[0].mid], client._out_messages[infos[-1].mid]
         assert infos[0] is ours.info
         assert infos[0].rc == 0
@@ -532,8 +538,7 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
         assert ours.state == mqtt.mqtt_ms_wait_for_puback
         assert theirs.state == mqtt.mqtt_ms_queued  # paho's, waiting for the window
         await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
-        assert client._out_messages == {}
-        assert client._inflight_messages == 0
+        assert paho_books(h.conn) == (0, 0)
         assert h.conn._fast_acks - acks_before == len(sent)
         assert h.stats.callback_errors == 0
     await wait_for(lambda: len(peer.received) >= len(sent), "every message", 15)
