@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from bench.common import EXAMPLES, Progress, write_json
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from controller.broker import running_mosquitto

@@ -25,7 +25,7 @@ import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.problems import CampusError
 
 CONTROLLER_TYPE = "_campusctl._tcp.local."

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from campus.broker import BrokerAddress
+from campus.brokerurl import BrokerAddress
 from campus.secrets import broker_credentials
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from campus.broker import BrokerAddress
+from campus.brokerurl import BrokerAddress
 from campus.model import Campus
 from campus.problems import CampusError
 

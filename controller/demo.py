@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.live import Live
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock
 from campus.model import Campus
 from campus.problems import CampusError

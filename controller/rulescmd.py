@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.config import load_campus
 from campus.model import ActuatorType
 from campus.problems import CampusError

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 
-from campus.broker import BrokerAddress
+from campus.brokerurl import BrokerAddress
 from campus.model import Building, Campus, Room
 from campus.mqttclient import paho_client
 from campus.problems import CampusError

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from campus.broker import BrokerAddress
+from campus.brokerurl import BrokerAddress
 from campus.clock import Clock
 from campus.mqttclient import paho_client
 from simulators.fallback import FallbackSettings, Watchdog, heartbeat_topic

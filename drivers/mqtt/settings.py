@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from campus.broker import BrokerAddress, parse_broker_url
+from campus.brokerurl import BrokerAddress, parse_broker_url
 from campus.mqttclient import MqttProtocol
 from campus.problems import DriverError
 from campus.secrets import SecretError, broker_credentials
@@ -37,7 +37,7 @@ class MqttSettings:
 
     url: str = "mqtt://127.0.0.1:1883"
     """``mqtt://[user@]host[:port]``, port 1883 by default; ``mqtts://`` for TLS (port 8883),
-    with ``?ca=FILE&cert=FILE&key=FILE&password_file=FILE`` as needed (campus.broker)."""
+    with ``?ca=FILE&cert=FILE&key=FILE&password_file=FILE`` as needed (campus.brokerurl)."""
     client_id: str = ""
     """Empty: ``campusctl-<site>-<random>`` (unique, so two instances never kick each other)."""
     status_topic: str = ""

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from campus.broker import BrokerAddress, parse_broker_url
+from campus.brokerurl import BrokerAddress, parse_broker_url
 from campus.mqttclient import LastWill, paho_client
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for_blocking

@@ -19,7 +19,7 @@ from typing import Any, ParamSpec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus

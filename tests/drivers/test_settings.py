@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campus.broker import BrokerAddress
+from campus.brokerurl import BrokerAddress
 from campus.problems import DriverError
 from drivers.mqtt.settings import MqttSettings
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from simulators.fallback import FallbackSettings

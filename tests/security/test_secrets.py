@@ -1,4 +1,4 @@
-"""Secrets from files and the environment (campus.secrets) and TLS broker URLs (campus.broker):
+"""Secrets from files and the environment (campus.secrets) and TLS broker URLs (campus.brokerurl):
 where each comes from, what wins, and that no message or repr ever carries a value."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from campus.broker import BrokerAddress, parse_broker_url
+from campus.brokerurl import BrokerAddress, parse_broker_url
 from campus.model import Campus, HomeAssistantSite, Site
 from campus.secrets import (
     MQTT_PASSWORD_ENV,

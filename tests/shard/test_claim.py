@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.model import Building, Campus, Site
 from campus.problems import CampusError
 from controller.shard import Claim, parse_shard

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from campus.broker import BrokerAddress, parse_broker_url
+from campus.brokerurl import BrokerAddress, parse_broker_url
 from campus.problems import ConfigError, Position, Problem
 from simulators import cli
 from simulators.world import World

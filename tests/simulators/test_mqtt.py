@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import VirtualClock, parse_start
 from simulators import cli
 from simulators.mqtt import SimulatorRunner

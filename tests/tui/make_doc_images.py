@@ -12,7 +12,7 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from tests.support.mosquitto import running_mosquitto
 from tests.tui.fixed_site import EVENTS, SITE, publish_events, publish_site
 from tui.app import CampusApp

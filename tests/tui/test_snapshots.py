@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
 from tests.tui.fixed_site import EVENTS, SITE, publish_events, publish_site
