@@ -71,8 +71,8 @@ SPEED = 60.0
 START = "2026-11-23 08:06"
 OUTAGE_AT = "2026-11-23 08:09"
 """The purge window opens at 08:10, while the broker is down."""
-OUTAGE = 3.0
-"""Wall seconds the broker stays dead (three simulated minutes)."""
+OUTAGE = 180.0
+"""Simulated seconds the broker stays dead (three wall seconds at `SPEED`)."""
 RECOVERY = 10.0
 """Wall seconds (ten simulated minutes) for every device to be right again once both sides
 are back: well before any rule changes its mind (the purge window lasts to 08:40)."""
@@ -145,11 +145,12 @@ async def _scenario(broker: KillableMosquitto, folder: Path) -> None:
         await wait_for(lambda: controller.commands > 0, "the first commands after the settle")
         await wait_for(lambda: not mismatches(controller, world), "devices to follow the rules")
 
-        await clock.sleep_until(parse_start(OUTAGE_AT, tz))
+        outage_at = parse_start(OUTAGE_AT, tz)
+        await clock.sleep_until(outage_at)
         readings_before = controller.readings
         broker.kill()
         await wait_for(lambda: not driver.connected, "the controller to notice the outage")
-        await asyncio.sleep(OUTAGE)
+        await clock.sleep_until(outage_at + OUTAGE)
         assert controller.engine.actuator_value("b1.r101.ventilation") == 40.0
         held = driver.stats.commands_held
         assert held > 0, "no command was decided during the outage"

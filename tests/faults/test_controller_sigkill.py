@@ -60,6 +60,8 @@ rules:
 SPEED = 60.0
 HOLD = 600.0
 OVERRIDE = 1200.0
+DOWN = 60.0
+"""Simulated seconds the controller stays dead (one wall second at `SPEED`)."""
 SLACK = 60.0
 """Simulated seconds of tolerance on "on time" (one wall second at 60x, for a loaded machine;
 a hold restarted by the restart would be 240 s late)."""
@@ -146,7 +148,7 @@ async def _scenario(broker: Broker, folder: Path) -> None:
         assert not devices.got(fan, percentage=100), "the hold fired before its time"
         controller.kill()
         killed_at = clock.now()
-        await asyncio.sleep(1.0)
+        await clock.sleep_until(killed_at + DOWN)
         controller.start()
 
         await wait_for(lambda: devices.got(fan, percentage=100), "the hold to fire", 30)
