@@ -9,7 +9,7 @@ Three measurements, each in a fresh process so memory figures are not mixed up:
   streams: the worst case (every reading a new value of a point the rules read, so each one
   re-evaluates its instances), and multisensor messages as Zigbee2MQTT sends them (five
   values a minute per room, two of them read by no rule, occupancy mostly repeated), fed one
-  reading at a time (`Engine.on_reading`) and a message at a time (`Engine.on_readings`).
+  reading at a time (`Engine.on_reading`) and a message at a time (`Engine.on_message`).
 - ``unrelated``: 1,000 rooms, one rule that reads co2, and then the same plus 1,000 rules that
   read only temperature; readings/s of co2 readings in both. Dispatch goes from a point to the
   instances that read it, so the two should match.
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         f"readings/s per CPU second: {big['readings_per_s']:,} when every reading changes a "
         f"value rules read (worst case); {big['message_readings_per_s']:,} for multisensor "
         f"messages fed one reading at a time, {big['message_readings_per_s_batched']:,} fed "
-        "a message at a time (Engine.on_readings)"
+        "a message at a time (Engine.on_message)"
     )
     one = in_child(unrelated, 0, args.readings // 2)
     many = in_child(unrelated, 1000, args.readings // 2)

@@ -1,7 +1,10 @@
 """A broker for the demo and the tests: Mosquitto when installed, else the embedded amqtt.
 
-Both bind to 127.0.0.1 only. Mosquitto gets the settings real-servers.md measured as needed
-under load (queue limits raised, TCP_NODELAY).
+Both bind to 127.0.0.1 only. Mosquitto gets the settings a controller under load needs, the ones
+docs/security.md gives operators: queue limits raised, so a client that falls behind for a moment
+loses no QoS 1 message, and TCP_NODELAY, so a small packet goes out at once instead of waiting
+on Nagle's algorithm (the campus-load benchmark runs on them: bench/README.md, section "Campus
+load against peers").
 """
 
 from __future__ import annotations
@@ -105,7 +108,8 @@ def running_mosquitto(workdir: Path, port: int | None = None, extra: str = "") -
 
 @contextlib.asynccontextmanager
 async def running_amqtt(port: int | None = None) -> AsyncIterator[Broker]:
-    """The embedded amqtt broker (MQTT 3.1.1, a few thousand msg/s: enough for the demo)."""
+    """The embedded amqtt broker (MQTT 3.1.1): enough for the demo, not a campus under load
+    (bench/README.md, section "The demo's embedded broker (amqtt)")."""
     try:
         from amqtt.broker import Broker as AmqttBroker
     except ImportError as exc:

@@ -2,9 +2,9 @@
 
 CPython collects when the count of new container objects passes a threshold, that is inside
 whatever allocates: on a controller, mostly the pass of a reading that causes a command (the
-transition, the command, its events and payloads). At 1,000 readings/s a young pass took 0.1 to
-0.6 ms and a middle one 0.6 to 1.3 ms, and 13 of the 25 slowest commands of a 30 s run overlapped
-one (bench/README.md, "Fourth round").
+transition, the command, its events and payloads), so the pause delays that very command. Traced,
+such passes were behind many of the slowest commands (bench/README.md, section "Measured on the
+old workload": "Fourth round", and item 17).
 
 Once the controller runs (after `gc.freeze`), `Collector` turns the automatic collector off and
 runs the same passes itself from a task of its own: every `TICK` it looks at the young

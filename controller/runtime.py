@@ -153,9 +153,9 @@ class Controller:
                 ", ".join(d.name for d in self.drivers) or "no driver",
             )
             # The campus, rules, instances and extensions live as long as the process: keep
-            # them out of the collector's full passes, which otherwise walk all of them (a
-            # 10-20 ms pause for 1,000 rooms, now and then in the middle of readings). No
-            # collect first: it would delay the start by as long.
+            # them out of the collector's full passes, which otherwise walk all of them, a
+            # pause now and then in the middle of readings (bench/README.md, "Measured on the
+            # old workload", item 7). No collect first: it would delay the start by as long.
             gc.freeze()
             self.collector.start()
             stack.push_async_callback(self.collector.stop)

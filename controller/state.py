@@ -3,10 +3,10 @@ alarms and disabled rules (what rules.durable says must survive a restart).
 
 Writes are batched: the engine marks what changed, and `StateKeeper` takes it once a second (of
 wall time) and at once after a staff action, and writes it in one transaction on a thread of its
-own, in the order taken, so neither a reading nor the event loop waits for a disk (a commit took
-2-3 ms on the loop before, once a second). A crash loses at most that second; a clean stop
-writes everything. WAL mode keeps a reader (`campusctl rules explain --state FILE`) from
-blocking the controller.
+own, in the order taken, so neither a reading nor the event loop waits for a disk (a commit on
+the loop held it for milliseconds: bench/README.md, "Measured on the old workload", item 6). A
+crash loses at most that second; a clean stop writes everything. WAL mode keeps a reader
+(`campusctl rules explain --state FILE`) from blocking the controller.
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ class Changes:
 
     Overrides, alarms and disabled rules are few and written whole: alarms every time (their
     `last_seen` moves without an event), overrides and disabled rules only when they changed
-    (finding the overrides walks every actuator: 1.5 ms on the loop for a 1,000-room campus)."""
+    (finding the overrides walks every actuator, on the loop: bench/README.md, "Measured on the
+    old workload", item 15)."""
 
     whole: bool = False
     """Replace every instance row (else only upsert and delete these)."""

@@ -45,7 +45,8 @@ class HandsOver(Protocol):
 
     The controller uses it instead of `readings` when a driver offers it: a queue between the
     socket callback and the engine costs a task switch and several event-loop passes per batch,
-    which at a thousand single-message batches a second was most of the controller's CPU.
+    which dominate when messages come one at a time (bench/README.md, "Earlier figures, from
+    the code's docstrings").
     """
 
     def hand_over_to(self, sink: Callable[[Batch], None]) -> None:

@@ -181,8 +181,9 @@ def decode(spec: PointSpec | ActuatorSpec, payload: bytes) -> Value | None:
 
 
 def loads(payload: bytes) -> Any:
-    """JSON as the standard library reads it, at orjson's speed (about 5x faster on a
-    multisensor message, the largest single cost of decoding one).
+    """JSON as the standard library reads it, at orjson's speed: parsing is the largest single
+    cost of decoding a multisensor message (bench/README.md, "Earlier figures, from the code's
+    docstrings").
 
     orjson refuses what the standard library accepts (NaN, Infinity, integers beyond 64 bits):
     such a payload is read again by `json.loads`, so the contract in PAYLOADS.md holds as is.

@@ -534,8 +534,9 @@ class Connection:
     def input_waiting(self) -> bool:
         """Whether bytes from the broker wait to be handled: long work on the event loop (the
         control plane's room messages) checks this to let a reading through before going on
-        (one poll system call, about 1 µs). Part of a packet left in the receive buffer is not
-        input to handle: the rest of it has to come through the socket first."""
+        (one poll system call: cheap enough to ask per room; bench/README.md, "Measured on the
+        old workload", item 16). Part of a packet left in the receive buffer is not input to
+        handle: the rest of it has to come through the socket first."""
         if self._rx_pos < len(self._rx) and not self._partial:
             return True
         poller = self._poller
