@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
 from campus.brokerurl import BrokerAddress, parse_broker_url
-from campus.problems import ConfigError, Position, Problem
 from simulators import cli
 from simulators.world import World
 from tests.simulators.factory import make_campus
+from tests.support.campus_yaml import one_lesson_campus
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -48,28 +49,26 @@ def test_bad_broker_urls(url: str) -> None:
         parse_broker_url(url)
 
 
-def test_bad_input_exits_1(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(cli, "_load_campus", lambda path: make_campus())
-    assert cli.run(parse("--config", "c.yaml", "--broker", "ws://127.0.0.1")) == 1
-    assert cli.run(parse("--config", "c.yaml", "--start", "next tuesday")) == 1
-    assert cli.run(parse("--config", "c.yaml", "--speed", "0")) == 1
+def test_bad_input_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "campus.yaml"
+    rooms = "buildings: [{id: b1, rooms: [{id: r1, kind: classroom, capacity: 28, area: 60}]}]"
+    config.write_text(one_lesson_campus("t", "T", rooms))
+    assert cli.run(parse("--config", str(config), "--broker", "ws://127.0.0.1")) == 1
+    assert cli.run(parse("--config", str(config), "--start", "next tuesday")) == 1
+    assert cli.run(parse("--config", str(config), "--speed", "0")) == 1
     err = capsys.readouterr().err
     assert "ws://" in err
     assert "next tuesday" in err
     assert "speed" in err
 
 
-def test_config_errors_are_printed(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def broken(path: str) -> None:
-        raise ConfigError([Problem(Position(path, 3, 5), "unknown key 'romos'")])
-
-    monkeypatch.setattr(cli, "_load_campus", broken)
-    assert cli.run(parse("--config", "campus.yaml")) == 1
-    assert "campus.yaml:3:5: unknown key 'romos'" in capsys.readouterr().err
+def test_config_errors_are_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "campus.yaml"
+    config.write_text(
+        "site: {id: t, name: T, timezone: Europe/Oslo}\nbuildings:\n  - id: b1\n    romos: []\n"
+    )
+    assert cli.run(parse("--config", str(config))) == 1
+    assert f"{config}:4:5: unknown key 'romos'" in capsys.readouterr().err
 
 
 def test_summary_names_the_time_and_the_energy() -> None:

@@ -20,6 +20,7 @@ from simulators import cli
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.simulators.factory import make_campus, make_room
+from tests.support.campus_yaml import one_lesson_campus
 from tests.support.mosquitto import Broker, free_port, running_mosquitto
 from tests.support.waiting import wait_for
 
@@ -137,20 +138,21 @@ def test_runner_reconnects_after_the_broker_restarts(tmp_path: Path, prefix: str
 
 
 def test_cli_runs_for_a_duration_and_goes_offline(
-    broker: Broker, prefix: str, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+    broker: Broker, prefix: str, recorder: Recorder, tmp_path: Path
 ) -> None:
-    campus = make_campus(make_room("r101", prefix=prefix))
-    monkeypatch.setattr(cli, "_load_campus", lambda path: campus)
+    config = tmp_path / "campus.yaml"
+    rooms = "buildings: [{id: b1, rooms: [{id: r101, kind: classroom, capacity: 28, area: 60}]}]"
+    config.write_text(one_lesson_campus("t", "T", rooms).replace("zigbee2mqtt/", f"{prefix}/"))
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     args = parser.parse_args(
         [
-            *("--config", "campus.yaml", "--broker", broker.url, "--speed", "600"),
+            *("--config", str(config), "--broker", broker.url, "--speed", "600"),
             *("--duration", "1", "--start", "2026-11-23 07:50", "--seed", "3"),
         ]
     )
     assert cli.run(args) == 0
-    sensor = f"{prefix}/b1-r101-multisensor"
+    sensor = f"{prefix}/b1-r101-ms"
     availability = f"{sensor}/availability"
     asyncio.run(wait_for(lambda: recorder.on(availability)[-1:] == [OFFLINE], "offline"))
     assert recorder.on(f"{sensor}/availability")[0] == b'{"state":"online"}'
