@@ -22,6 +22,7 @@ import pytest
 from drivers.mqtt import MqttSettings, MqttStats
 from drivers.mqtt import connection as connection_module
 from drivers.mqtt.connection import RECV_CHUNK, Connection
+from drivers.mqtt.paho_internals import paho_version
 from tests.drivers.helpers import Peer
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
@@ -430,9 +431,9 @@ async def test_fast_path_traffic_keeps_the_connection_while_a_pingresp_is_late()
     Here the PINGRESP never comes while QoS 0 messages stream in for three keepalive periods;
     if the fast path did not tell paho about its reads, paho would close the connection with
     a keepalive timeout at its second check."""
+    if tuple(int(part) for part in paho_version().split(".")[:2]) < (2, 2):
+        pytest.skip("paho before 2.2 closes on a late PINGRESP whatever else arrives")
     async with RawBroker() as raw, connected(raw.url, ["#"], keepalive=1) as h:
-        if not hasattr(h.conn._client, "_last_bytes_received"):
-            pytest.skip("paho before 2.2 closes on a late PINGRESP whatever else arrives")
         client = await raw.connections.get()
         raw.answer_pings = False
         started = time.monotonic()
