@@ -25,6 +25,7 @@ import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceInfo, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from campus import wire
 from campus.brokerurl import parse_broker_url
 from campus.problems import CampusError
 
@@ -121,7 +122,7 @@ def controller_service(
         "txtvers": TXT_VERSION,
         "site": site,
         "broker": str(dataclasses.replace(broker, host=broker_host)),
-        "prefix": f"campusctl/{site}/",
+        "prefix": f"{wire.Topics(site).base}/",
     }
     instance = f"campusctl {site} on {host}"[:63]
     return ServiceInfo(
@@ -254,7 +255,7 @@ class Browser:
                 instance,
                 site,
                 txt.get("broker", ""),
-                txt.get("prefix", f"campusctl/{site}/"),
+                txt.get("prefix", f"{wire.Topics(site).base}/"),
                 addresses,
                 host,
             )

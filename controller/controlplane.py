@@ -41,23 +41,20 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
-
+from campus import wire
 from campus.model import Room
 from campus.problems import CampusError
 from campus.types import Command, Reading
-from controller.controlplane_history import History
-from controller.controlplane_requests import RequestError, answer
-from controller.controlplane_schema import (
+from controller.controlplane_payloads import (
     RoomView,
-    Topics,
-    alarm_payload,
-    campus_payload,
-    event_payload,
-    rules_payload,
+    alarm_message,
+    campus_message,
+    event_message,
+    rules_message,
 )
+from controller.controlplane_recent import Recent
+from controller.controlplane_requests import RequestError, answer
 from controller.events import Audit, Readings
 from controller.extension import end_task
 from controller.runtime import Controller
@@ -106,7 +103,7 @@ class ControlPlaneSettings:
     `room_interval` of its previous message. Because the slice follows the elapsed time, a busy
     event loop that ticks less often gets larger slices (up to `CATCH_UP` ticks' worth) rather
     than staler rooms, and a larger campus gets larger slices, not staler rooms either."""
-    history_minutes: int = 60
+    recent_minutes: int = 60
     staff: frozenset[str] = frozenset()
     """Who may send requests that change something (the ``user`` they name); empty: anyone
     the broker lets publish requests. Defence in depth behind the broker's ACL
@@ -134,12 +131,12 @@ class ControlPlane:
 
     def __init__(self, settings: ControlPlaneSettings | None = None) -> None:
         self.settings = settings or ControlPlaneSettings()
-        self.history = History(self.settings.history_minutes)
-        self._series = self.history.by_point
+        self.recent = Recent(self.settings.recent_minutes)
+        self._series = self.recent.by_point
         self._subscriptions: list[Callable[[], None]] = []
         self._controller: Controller | None = None
         self._driver: MqttDriver | None = None
-        self._topics = Topics("")
+        self._topics = wire.Topics("")
         self._rooms: dict[str, Room] = {}
         self._views: dict[str, RoomView] = {}
         self._point_room: dict[str, str] = {}
@@ -171,7 +168,7 @@ class ControlPlane:
         self._rules_at = 0.0
         self._alarms_dirty = True
         self._heartbeat_at = 0.0
-        self._transitions: dict[str, deque[dict[str, Any]]] = {}
+        self._transitions: dict[str, deque[wire.TransitionEvent]] = {}
         self._started_at = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -182,7 +179,7 @@ class ControlPlane:
         return self._controller
 
     @property
-    def topics(self) -> Topics:
+    def topics(self) -> wire.Topics:
         return self._topics
 
     # -- Extension ----------------------------------------------------------------------------
@@ -194,11 +191,13 @@ class ControlPlane:
             return
         self._controller = controller
         self._driver = driver
-        self._topics = Topics(controller.campus.site.id)
+        self._topics = wire.Topics(controller.campus.site.id)
         shard = self.settings.shard
         rooms = controller.campus.rooms if shard is None else shard.owned_rooms(controller.campus)
         self._rooms = {room.id: room for room in rooms}
-        self._views = {room.id: RoomView(room, self._topics.room(room)) for room in rooms}
+        self._views = {
+            room.id: RoomView(room, self._topics.room(room.building, room.key)) for room in rooms
+        }
         self._point_room = {p.id: room.id for room in rooms for p in room.points.values()}
         self._actuator_room = {a.id: room.id for room in rooms for a in room.actuators.values()}
         self._room_rate = self.settings.room_rate(len(self._rooms))
@@ -281,42 +280,42 @@ class ControlPlane:
                         if series is not None and series.start <= ts < series.end:
                             series.values[series.slot] = value  # MinuteSeries.add's common case
                         else:
-                            self.history.add_reading(point, ts, value)
+                            self.recent.add_reading(point, ts, value)
                 last[point] = reading
                 dirty[room_id] = None
 
     def _on_event(self, event: object) -> None:
-        payload = event_payload(event)
-        if payload is None:
+        message = event_message(event)
+        if message is None:
             return
-        self.history.add_event(payload)
-        if isinstance(event, Command):
-            self._dirty[payload["room"]] = None
-        elif isinstance(event, Transition):
-            self._dirty[event.room] = None
+        self.recent.add_event(message)
+        if isinstance(message, wire.CommandEvent):
+            self._dirty[message.room] = None
+        elif isinstance(message, wire.TransitionEvent):
+            self._dirty[message.room] = None
             self._rules_dirty = True
-            kept = self._transitions.setdefault(event.rule, deque(maxlen=TRANSITIONS_KEPT))
-            kept.append(payload)
-        elif isinstance(event, AlarmChanged):
+            kept = self._transitions.setdefault(message.rule, deque(maxlen=TRANSITIONS_KEPT))
+            kept.append(message)
+        elif isinstance(message, wire.AlarmEvent):
             self._alarms_dirty = True
         if self._driver is not None and self._driver.connected:
-            self._driver.publish(self._topics.events, _dump(payload), qos=0)
+            self._driver.publish(self._topics.events, wire.encode(message), qos=0)
 
     def _on_request(self, topic: str, payload: bytes) -> None:
         shard = self.settings.shard
         if shard is not None and not answers(shard, payload):
             return
-        name = self._topics.request_name(topic)
+        name = topic.rpartition("/")[2]
         response = answer(self, name, payload)
         try:
-            data = _dump(response)
+            data = wire.encode(response)
         except (TypeError, ValueError) as exc:
             log.exception("control plane: the answer to %s is not JSON", name)
             error = f"internal error: the answer to {name} is not JSON ({exc})"
-            failed = {"status": "error", "data": None, "error": error}
-            if "transaction" in response:
-                failed["transaction"] = response["transaction"]
-            data = _dump(failed)
+            failed = wire.Response(
+                status="error", data=None, error=error, transaction=response.transaction
+            )
+            data = wire.encode(failed)
         if self._driver is not None:
             self._driver.publish(self._topics.response(name), data, qos=1)
 
@@ -360,7 +359,7 @@ class ControlPlane:
         now = time.monotonic()
         shard = self.settings.shard
         described = self.controller.campus if shard is None else shard.whole
-        driver.publish(self._topics.campus, _dump(campus_payload(described)), 1, True)
+        driver.publish(self._topics.campus, wire.encode(campus_message(described)), 1, True)
         self._publish_controller(now)
         self._publish_alarms()
         self._publish_rules(now)
@@ -377,28 +376,29 @@ class ControlPlane:
     def _publish_controller(self, now: float) -> None:
         controller = self.controller
         clock = controller.clock
-        payload = {
-            "site": controller.campus.site.id,
-            "name": controller.campus.site.name,
-            "timezone": controller.campus.site.timezone,
-            "now": clock.now(),
-            "speed": clock.speed,
-            "started": self._started_at,
-            "rooms": len(self._rooms),
-            "rules": len(controller.engine.rules),
-            "readings": controller.readings,
-            "commands": controller.commands,
-            "heartbeat": self.settings.heartbeat,
-        }
-        self._publish(self._topics.controller, payload)
+        site = controller.campus.site
+        message = wire.ControllerMessage(
+            site=site.id,
+            name=site.name,
+            timezone=site.timezone,
+            now=clock.now(),
+            speed=clock.speed,
+            started=self._started_at,
+            rooms=len(self._rooms),
+            rules=len(controller.engine.rules),
+            readings=controller.readings,
+            commands=controller.commands,
+            heartbeat=self.settings.heartbeat,
+        )
+        self._publish(self._topics.controller, message)
         self._heartbeat_at = now
 
     def _publish_alarms(self) -> None:
         controller = self.controller
-        alarms = [alarm_payload(a) for a in controller.alarms]
+        alarms = [alarm_message(a) for a in controller.alarms]
         shard = self.settings.shard
         topic = self._topics.alarms if shard is None else f"{self._topics.alarms}/{shard.name}"
-        self._publish(topic, {"ts": controller.clock.now(), "alarms": alarms})
+        self._publish(topic, wire.AlarmsMessage(ts=controller.clock.now(), alarms=alarms))
         self._alarms_dirty = False
 
     def _publish_rules(self, now: float) -> None:
@@ -406,8 +406,8 @@ class ControlPlane:
         engine = controller.engine
         transitions = {rule: list(kept) for rule, kept in self._transitions.items()}
         problems = [str(p) for p in controller.rules.problems]
-        payload = rules_payload(engine.rules, engine, engine.disabled, transitions, problems)
-        self._publish(self._topics.rules, payload)
+        message = rules_message(engine.rules, engine, engine.disabled, transitions, problems)
+        self._publish(self._topics.rules, message)
         self._rules_dirty = False
         self._rules_at = now
 
@@ -476,19 +476,6 @@ class ControlPlane:
         """One room's retained message as it would be published now (tests, benchmarks)."""
         return self._views[room_id].message(self.controller.engine, self._last, now)
 
-    def _publish(self, topic: str, payload: dict[str, Any]) -> None:
+    def _publish(self, topic: str, message: object) -> None:
         assert self._driver is not None
-        self._driver.publish(topic, _dump(payload), qos=0, retain=True)
-
-
-def _dump(payload: dict[str, Any]) -> bytes:
-    """Compact JSON, as the room messages (orjson: every command and transition goes out on
-    the event stream, so this is on the hot path; a value it cannot encode raises TypeError)."""
-    return orjson.dumps(payload, default=_plain)
-
-
-def _plain(value: object) -> object:
-    """What orjson does not know itself: float subclasses (durations) as plain floats."""
-    if isinstance(value, float):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
+        self._driver.publish(topic, wire.encode(message), qos=0, retain=True)

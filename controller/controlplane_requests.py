@@ -19,12 +19,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from campus import wire
 from campus.problems import CampusError
 from campus.types import Value
 from campus.yamlmodel import parse_duration
+from controller.controlplane_recent import MINUTE
 
 if TYPE_CHECKING:
     from controller.controlplane import ControlPlane
@@ -57,7 +59,7 @@ class RequestType:
         return (*self.required, *self.optional, *extra, "transaction")
 
 
-def answer(plane: ControlPlane, name: str, payload: bytes) -> dict[str, Any]:
+def answer(plane: ControlPlane, name: str, payload: bytes) -> wire.Response:
     """The response to one request; never raises."""
     transaction: str | int | None = None
     try:
@@ -78,14 +80,9 @@ def answer(plane: ControlPlane, name: str, payload: bytes) -> dict[str, Any]:
 
 
 def _response(
-    status: str, data: Any, error: str | None, transaction: str | int | None
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": status, "data": data}
-    if error is not None:
-        out["error"] = error
-    if transaction is not None:
-        out["transaction"] = transaction
-    return out
+    status: Literal["ok", "error"], data: Any, error: str | None, transaction: str | int | None
+) -> wire.Response:
+    return wire.Response(status=status, data=data, error=error, transaction=transaction)
 
 
 def envelope(payload: bytes) -> tuple[dict[str, Any], str | int | None]:
@@ -228,26 +225,26 @@ def _explain(plane: ControlPlane, body: dict[str, Any]) -> Any:
     return plane.controller.explain(_string(body, "target"))
 
 
-def _history(plane: ControlPlane, body: dict[str, Any]) -> Any:
+def _trends(plane: ControlPlane, body: dict[str, Any]) -> Any:
     room_id = _string(body, "room")
     try:
         room = plane.controller.campus.room(room_id)
     except KeyError:
         raise RequestError(f"no room {room_id!r} in the campus") from None
     now = plane.controller.clock.now()
-    return {
-        "room": room.id,
-        "end": now,
-        "step": 60,
-        "points": {name: plane.history.series(spec.id, now) for name, spec in room.points.items()},
-    }
+    return wire.TrendsAnswer(
+        room=room.id,
+        end=now,
+        step=MINUTE,
+        points={name: plane.recent.series(spec.id, now) for name, spec in room.points.items()},
+    )
 
 
 def _events(plane: ControlPlane, body: dict[str, Any]) -> Any:
     limit = body.get("limit", 100)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_EVENTS:
         raise RequestError(f"limit must be an integer 0..{MAX_EVENTS}, got {limit!r}")
-    return {"events": plane.history.events(limit)}
+    return wire.EventsAnswer(events=plane.recent.events(limit))
 
 
 REQUESTS: dict[str, RequestType] = {
@@ -258,6 +255,6 @@ REQUESTS: dict[str, RequestType] = {
     "disable_rule": RequestType(_rule_enabled(False), ("rule",)),
     "reload": RequestType(_reload, ()),
     "explain": RequestType(_explain, ("target",), changes=False),
-    "history": RequestType(_history, ("room",), changes=False),
+    "trends": RequestType(_trends, ("room",), changes=False),
     "events": RequestType(_events, (), ("limit",), changes=False),
 }

@@ -22,10 +22,10 @@ people; this one is the machine contract, on the controller's clock.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 
+from campus import wire
 from campus.problems import CampusError
 from controller.extension import end_task
 from controller.runtime import Controller
@@ -54,10 +54,6 @@ class HeartbeatSettings:
             )
 
 
-def heartbeat_topic(site: str) -> str:
-    return f"campusctl/{site}/heartbeat"
-
-
 class Heartbeat:
     """The heartbeat extension; see the module docstring."""
 
@@ -74,7 +70,7 @@ class Heartbeat:
         if not isinstance(driver, MqttDriver):
             log.warning("no MQTT driver: no heartbeat, so devices cannot detect an outage")
             return
-        topic = heartbeat_topic(controller.campus.site.id)
+        topic = wire.Topics(controller.campus.site.id).heartbeat
         self._task = asyncio.create_task(self._beat(controller, driver, topic), name="heartbeat")
 
     async def stop(self) -> None:
@@ -89,12 +85,10 @@ class Heartbeat:
             if not driver.connected:
                 await asyncio.sleep(RETRY)
                 continue
-            payload = {
-                "ts": clock.now(),
-                "interval": interval,
-                "fallback_after": self.settings.fallback_after,
-            }
-            driver.publish(topic, json.dumps(payload, separators=(",", ":")), 0, True)
+            message = wire.HeartbeatMessage(
+                ts=clock.now(), interval=interval, fallback_after=self.settings.fallback_after
+            )
+            driver.publish(topic, wire.encode(message), 0, True)
             self.sent += 1
             due = max(due + interval, clock.now())
             await clock.sleep_until(due)

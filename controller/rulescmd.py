@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from campus import wire
 from campus.brokerurl import parse_broker_url
 from campus.config import load_campus
+from campus.explain_text import explain_text
 from campus.model import ActuatorType
 from campus.problems import CampusError
 from campus.yamlmodel import json_schema
 from rules.engine import Engine
 from rules.explain import explain
-from rules.explain_text import render
 from rules.loader import load_rules
 from rules.replay import read_trace, replay
 from rules.schema import RuleSet, RulesFile
@@ -135,7 +136,6 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     campus = load_campus(args.config)
-    tz = ZoneInfo(campus.site.timezone)
     if args.state is not None:
         data = explain_offline(args.state, args.rules, args.config, args.target)
     else:
@@ -145,7 +145,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(render(data, tz))
+        print(explain_text(data, campus.site.timezone).plain, end="")
     return 0
 
 
@@ -180,24 +180,25 @@ def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], time
     except ValueError as exc:
         raise CampusError(str(exc)) from None
     transaction = f"cli-{uuid.uuid4().hex[:12]}"
-    base = f"campusctl/{site}"
-    answer: dict[str, Any] = {}
+    topics = wire.Topics(site)
+    answers: list[wire.Response] = []
     done = threading.Event()
 
     def on_connect(client: mqtt.Client, *_: Any) -> None:
-        client.subscribe(f"{base}/response/{name}", qos=1)
+        client.subscribe(topics.response(name), qos=1)
 
     def on_subscribe(client: mqtt.Client, *_: Any) -> None:
         message = json.dumps({**body, "transaction": transaction})
-        client.publish(f"{base}/request/{name}", message, qos=1)
+        client.publish(topics.request(name), message, qos=1)
 
     def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
             payload = json.loads(message.payload)
         except ValueError:
             return
-        if isinstance(payload, dict) and payload.get("transaction") == transaction:
-            answer.update(payload)
+        response = wire.decode(wire.Response, payload)
+        if response.transaction == transaction:
+            answers.append(response)
             done.set()
 
     try:
@@ -221,9 +222,10 @@ def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], time
     finally:
         client.disconnect()
         client.loop_stop()
-    if answer.get("status") != "ok":
-        raise CampusError(f"the controller refused: {answer.get('error')}")
-    return answer.get("data")
+    answer = answers[0]
+    if answer.status != "ok":
+        raise CampusError(f"the controller refused: {answer.error}")
+    return answer.data
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

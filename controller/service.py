@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from campus import wire
 from campus.clock import Clock
 from campus.model import Campus
 from campus.secrets import secret_files, warn_exposed
@@ -139,7 +140,7 @@ def build_controller(
     mqtt = MqttSettings(
         url=options.broker_url,
         client_id=options.client_id or f"campusctl-{site}",
-        status_topic=f"campusctl/{site}/status",
+        status_topic=wire.Topics(site).status,
     )
     drivers: list[Driver] = [MqttDriver(campus, mqtt, clock)]
     if campus.serial_ports:

@@ -25,12 +25,12 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 
+from campus import wire
 from campus.brokerurl import BrokerAddress
 from campus.model import Building, Campus, Room
 from campus.mqttclient import paho_client
@@ -134,13 +134,13 @@ class Claim:
     def __init__(self, address: BrokerAddress, shard: Shard, client_id: str) -> None:
         self.shard = shard
         self.client_id = client_id
-        site = shard.whole.site.id
-        self.filter = f"campusctl/{site}/shard/+"
-        self.topic = f"campusctl/{site}/shard/{shard.name}"
-        self._probe = f"campusctl/{site}/shard-probe/{shard.name}"
+        topics = wire.Topics(shard.whole.site.id)
+        self.filter = topics.shard("+")
+        self.topic = topics.shard(shard.name)
+        self._probe = topics.shard_probe(shard.name)
         self._address = address
         self._client: mqtt.Client | None = None
-        self._claims: dict[str, object] = {}
+        self._claims: dict[str, wire.ShardClaim | None] = {}
         self._connected = threading.Event()
         self._probed = threading.Event()
         self._refusal = ""
@@ -180,13 +180,13 @@ class Claim:
                 + ". Each building must have one controller: stop that shard or choose other "
                 "buildings (docs/scaling.md)"
             )
-        payload = {
-            "shard": self.shard.name,
-            "buildings": list(self.shard.buildings),
-            "client_id": self.client_id,
-            "since": time.time(),
-        }
-        sent = client.publish(self.topic, json.dumps(payload).encode(), qos=1, retain=True)
+        claim = wire.ShardClaim(
+            shard=self.shard.name,
+            buildings=list(self.shard.buildings),
+            client_id=self.client_id,
+            since=time.time(),
+        )
+        sent = client.publish(self.topic, wire.encode(claim), qos=1, retain=True)
         sent.wait_for_publish(timeout)
         if not sent.is_published():
             self.release()
@@ -206,15 +206,15 @@ class Claim:
     def _overlaps(self) -> list[str]:
         mine = set(self.shard.buildings)
         found = []
-        for topic, payload in self._claims.items():
+        for topic, claim in self._claims.items():
             name = topic.rpartition("/")[2]
-            if name == self.shard.name or not isinstance(payload, dict):
+            if name == self.shard.name or claim is None:
                 continue
-            taken = mine & set(_strings(payload.get("buildings")))
+            taken = mine & set(claim.buildings)
             if taken:
-                owner = f"{name} (client {payload.get('client_id', '?')})"
+                owner = f"{name} (client {claim.client_id or '?'})"
                 found.append(f"{', '.join(sorted(taken))} already owned by live shard {owner}")
-            elif payload.get("client_id") == self.client_id:
+            elif claim.client_id == self.client_id:
                 found.append(
                     f"live shard {name} uses the MQTT client id {self.client_id!r} too "
                     "(the broker would disconnect one for the other: drop --client-id)"
@@ -232,14 +232,15 @@ class Claim:
         if message.topic == self._probe:
             self._probed.set()
             return
+        if not message.payload:
+            self._claims[message.topic] = None  # a cleared claim
+            return
         try:
-            self._claims[message.topic] = json.loads(message.payload) if message.payload else None
+            data = json.loads(message.payload)
         except ValueError:
             log.warning("shard: %s is not a JSON claim; ignored", message.topic)
-
-
-def _strings(value: object) -> Iterable[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+            return
+        self._claims[message.topic] = wire.decode(wire.ShardClaim, data)
 
 
 def prepare(text: str, campus: Campus, ruleset: RuleSet) -> tuple[Shard, Campus, RuleSet]:

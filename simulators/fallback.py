@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from campus import wire
 from campus.types import Value
 
 log = logging.getLogger("campusctl.sim")
@@ -29,11 +30,6 @@ log = logging.getLogger("campusctl.sim")
 SAFE_STATE: Mapping[str, Value] = {"lights": False, "ventilation": 20.0}
 """Lights off; ventilation at 20 % of design airflow, a minimum that keeps an empty room from
 going stale without running the fans at full power for nobody."""
-
-
-def heartbeat_topic(site: str) -> str:
-    """The topic controller/heartbeat.py publishes (the simulator never imports controller/)."""
-    return f"campusctl/{site}/heartbeat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +94,12 @@ class Watchdog:
 
 
 def _interval(payload: bytes) -> float | None:
+    """The heartbeat's interval; None when the message has no usable one."""
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return None
-    value = data.get("interval") if isinstance(data, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not isinstance(data, dict) or "interval" not in data:
         return None
-    return float(value) if math.isfinite(value) and value > 0 else None
+    value = wire.decode(wire.HeartbeatMessage, data).interval
+    return value if math.isfinite(value) and value > 0 else None

@@ -21,10 +21,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from campus import wire
 from campus.brokerurl import BrokerAddress
 from campus.clock import Clock
 from campus.mqttclient import paho_client
-from simulators.fallback import FallbackSettings, Watchdog, heartbeat_topic
+from simulators.fallback import FallbackSettings, Watchdog
 from simulators.world import Publish, World
 
 log = logging.getLogger("campusctl.sim")
@@ -71,7 +72,7 @@ class SimulatorRunner:
         self.connected = asyncio.Event()
         self.watchdog = None if fallback is None else Watchdog(fallback, world.now)
         """The devices' heartbeat timer (simulators.fallback); None: devices never fall back."""
-        self._heartbeat_topic = heartbeat_topic(world.campus.site.id)
+        self._heartbeat_topic = wire.Topics(world.campus.site.id).heartbeat
         self._stop = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 
+from campus.wire import Kind, parse_topic
 from tui.link import MqttLink, RequestFailed
 from tui.messages import ConnectionChanged, ControlPlaneMessage, OpenRoom, StateChanged
 from tui.options import TuiOptions
@@ -27,7 +28,6 @@ from tui.screens.room import RoomScreen
 from tui.screens.rules import RulesScreen
 from tui.screens.sites import SitePicker
 from tui.state import SiteState
-from tui.topics import Kind, parse_topic
 
 SITE_WAIT = 1.0
 """Seconds to listen for controllers before choosing (or asking) when no --site was given."""

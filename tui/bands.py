@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from tui.state import Alarm, RoomSpec, RoomState
+from campus.wire import Alarm, RoomSpec, RoomState
 
 
 class Band(IntEnum):

@@ -21,9 +21,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from campus.broker import BrokerAddress
+from campus import wire
+from campus.brokerurl import BrokerAddress
 from campus.mqttclient import paho_client
-from tui.topics import SITES_FILTER, Kind, parse_topic, request_topic, site_filter
+from campus.wire import SITES_FILTER, Kind, Topics, parse_topic
 
 REQUEST_TIMEOUT = 10.0
 
@@ -81,9 +82,9 @@ class MqttLink:
         with self._lock:
             old, self.site = self.site, site
         if old is not None and old != site:
-            self.client.unsubscribe(site_filter(old))
+            self.client.unsubscribe(Topics(old).all)
         if self.client.is_connected():
-            self.client.subscribe(site_filter(site), qos=1)
+            self.client.subscribe(Topics(site).all, qos=1)
 
     async def request(self, name: str, body: dict[str, Any], *, changes: bool = True) -> Any:
         """Send a request and return its ``data``; RequestFailed with the controller's words
@@ -99,7 +100,7 @@ class MqttLink:
         if changes:
             message["user"] = self.user
         try:
-            info = self.client.publish(request_topic(site, name), json.dumps(message), qos=1)
+            info = self.client.publish(Topics(site).request(name), json.dumps(message), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS and not self.client.is_connected():
                 raise RequestFailed("not connected to the broker: the request was not sent")
             try:
@@ -112,10 +113,10 @@ class MqttLink:
         finally:
             with self._lock:
                 self._pending.pop(transaction, None)
-        if not isinstance(answer, dict) or answer.get("status") != "ok":
-            error = answer.get("error") if isinstance(answer, dict) else None
-            raise RequestFailed(str(error or f"the controller refused {name}"))
-        return answer.get("data")
+        response = wire.decode(wire.Response, answer)
+        if response.status != "ok":
+            raise RequestFailed(response.error or f"the controller refused {name}")
+        return response.data
 
     # -- paho callbacks (its network thread) ---------------------------------------------------
 
@@ -132,7 +133,7 @@ class MqttLink:
             return
         filters = [(SITES_FILTER, 1)]
         if self.site is not None:
-            filters.append((site_filter(self.site), 1))
+            filters.append((Topics(self.site).all, 1))
         client.subscribe(filters)
         self._on_connection(True, f"connected to {self.broker}")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.message import Message
 
-from tui.topics import Kind
+from campus.wire import Kind
 
 
 @dataclass

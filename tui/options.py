@@ -7,7 +7,7 @@ import getpass
 import os
 from dataclasses import dataclass
 
-from campus.broker import BrokerAddress, parse_broker_url
+from campus.brokerurl import BrokerAddress, parse_broker_url
 from campus.secrets import SecretError, broker_credentials
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"

@@ -33,6 +33,7 @@ from typing import Any
 from paho.mqtt.client import topic_matches_sub
 from paho.mqtt.enums import MQTTErrorCode
 
+from campus import wire
 from campus.clock import Clock
 from campus.model import ActuatorSpec, Campus, PayloadFormat
 from campus.problems import DriverError
@@ -104,7 +105,7 @@ class MqttDriver:
         self._conn = Connection(
             settings,
             client_id=settings.client_id or f"campusctl-{site}-{secrets.token_hex(4)}",
-            status_topic=settings.status_topic or f"campusctl/{site}/status",
+            status_topic=settings.status_topic or wire.Topics(site).status,
             stats=self.stats,
             on_message=self._on_message,
             on_connected=self._on_connected,

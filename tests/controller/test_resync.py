@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import paho.mqtt.publish as publish
 import pytest
+from paho.mqtt import publish
 
 from campus.clock import WallClock
 from controller.resync import Resync

@@ -130,13 +130,13 @@ async def test_readings_of_rooms_it_does_not_publish_cost_nothing() -> None:
     plane._on_readings(Readings([[Reading("elsewhere.r1.co2", 500.0, START)]]))
     assert plane._last == {}
     assert plane._dirty == {}
-    assert plane.history.by_point == {}
+    assert plane.recent.by_point == {}
     room = quiet.rooms[1]
     plane._on_readings(Readings([[Reading(f"{room}.lights", True, START)]]))  # a report: no history
     plane._on_readings(Readings([[Reading(f"{room}.co2", None, START, Quality.UNAVAILABLE)]]))
     assert set(plane._last) == {f"{room}.lights", f"{room}.co2"}
     assert plane._dirty == {room: None}
-    assert plane.history.by_point == {}
+    assert plane.recent.by_point == {}
 
 
 @run_async

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bench.engine import START
+from campus import wire
 from campus.model import ActuatorType, Campus, Room, ValueType
 from campus.types import Quality, Reading
-from controller.controlplane_history import History, MinuteSeries
-from controller.controlplane_schema import Seen, point_quality, room_payload, rules_payload
+from controller.controlplane_payloads import Seen, point_quality, room_state, rules_message
+from controller.controlplane_recent import MinuteSeries, Recent
 from rules.arbiter import slot_name
 from rules.engine import Engine
 from rules.values import UNKNOWN
@@ -234,10 +235,10 @@ def test_room_messages_say_what_the_plain_payload_said(
     plane, engine = quiet.plane, quiet.controller.engine
     now = quiet.clock.now() + later
     for point, reference_series in series.items():
-        assert plane.history.series(point, now) == reference_series.window(now)
+        assert plane.recent.series(point, now) == reference_series.window(now)
     for room in campus_of(quiet).rooms:
         reference = reference_room_payload(room, engine, plane._last, now)
-        payload = room_payload(room, engine, plane._last, now)
+        payload = json.loads(wire.encode(room_state(room, engine, plane._last, now)))
         assert dumps(payload) == dumps(reference)  # same values, same key order
         message = plane._room_message(room.id, now)
         assert json.loads(message) == json.loads(dumps(reference))
@@ -260,10 +261,10 @@ def test_the_rules_summary_counts_states_as_before(
     quiet = plane_of(name)
     apply(quiet, steps)
     engine = quiet.controller.engine
-    summary = rules_payload(engine.rules, engine, engine.disabled, {}, [])
-    for rule, entry in zip(engine.rules, summary["rules"], strict=True):
-        assert entry["id"] == rule.id
-        assert json.dumps(entry["states"]) == json.dumps(reference_states(engine, rule.id))
+    summary = rules_message(engine.rules, engine, engine.disabled, {}, [])
+    for rule, entry in zip(engine.rules, summary.rules, strict=True):
+        assert entry.id == rule.id
+        assert json.dumps(entry.states) == json.dumps(reference_states(engine, rule.id))
 
 
 @settings(max_examples=300, deadline=None)
@@ -284,13 +285,13 @@ def test_the_rules_summary_counts_states_as_before(
 def test_minute_series_keep_what_they_kept_before(
     minutes: int, readings: list[tuple[float, float | bool]]
 ) -> None:
-    series, reference, history = MinuteSeries(minutes), ReferenceSeries(minutes), History(minutes)
+    series, reference, recent = MinuteSeries(minutes), ReferenceSeries(minutes), Recent(minutes)
     t0 = START
     for offset, value in readings:
         ts = t0 + offset
         series.add(ts, value)
         reference.add(ts, float(value))
-        history.add_reading("b1.r1.co2", ts, value)
+        recent.add_reading("b1.r1.co2", ts, value)
         assert series.last == reference.last
         same = [
             a == b or (math.isnan(a) and math.isnan(b))
@@ -298,4 +299,4 @@ def test_minute_series_keep_what_they_kept_before(
         ]
         assert all(same)
         end = t0 + max(o for o, _ in readings) + 30
-        assert series.window(end) == history.series("b1.r1.co2", end)
+        assert series.window(end) == recent.series("b1.r1.co2", end)

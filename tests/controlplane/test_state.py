@@ -43,6 +43,7 @@ async def test_retained_state_describes_the_campus_its_rooms_rules_and_alarms(
             assert rooms == [r.id for r in campus.campus.rooms]
             r101 = description["buildings"][0]["rooms"][0]
             assert r101["points"]["co2"] == {
+                "name": "co2",
                 "type": "number",
                 "unit": "ppm",
                 "range": [250, 10000],

@@ -1,11 +1,11 @@
-"""Pure parts of the control plane: the minute history, request envelopes, override ends."""
+"""Pure parts of the control plane: recent minute values and events, requests, override ends."""
 
 from __future__ import annotations
 
 import pytest
 
 from campus.clock import parse_start
-from controller.controlplane_history import History, MinuteSeries
+from controller.controlplane_recent import MinuteSeries, Recent
 from controller.controlplane_requests import (
     RequestError,
     check,
@@ -31,16 +31,16 @@ def test_minute_series_keeps_the_last_reading_of_each_minute_for_an_hour() -> No
     assert series.window(T + 5 * 3600) == [None] * 60
 
 
-def test_history_ring_of_events_and_unknown_points() -> None:
-    history = History(minutes=5, events=3)
+def test_recent_ring_of_events_and_unknown_points() -> None:
+    recent = Recent(minutes=5, events=3)
     for i in range(5):
-        history.add_event({"n": i})
-    assert history.events(10) == [{"n": 2}, {"n": 3}, {"n": 4}]
-    assert history.events(1) == [{"n": 4}]
-    assert history.series("b1.r1.co2", T) == [None] * 5
-    history.add_reading("b1.r1.occupancy", T, True)
-    history.add_reading("b1.r1.occupancy", T + 60, None)
-    assert history.series("b1.r1.occupancy", T + 60)[-2:] == [1.0, None]
+        recent.add_event({"n": i})
+    assert recent.events(10) == [{"n": 2}, {"n": 3}, {"n": 4}]
+    assert recent.events(1) == [{"n": 4}]
+    assert recent.series("b1.r1.co2", T) == [None] * 5
+    recent.add_reading("b1.r1.occupancy", T, True)
+    recent.add_reading("b1.r1.occupancy", T + 60, None)
+    assert recent.series("b1.r1.occupancy", T + 60)[-2:] == [1.0, None]
 
 
 @pytest.mark.parametrize(

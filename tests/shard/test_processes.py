@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from campus.broker import parse_broker_url
+from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from simulators.mqtt import SimulatorRunner
@@ -47,7 +47,7 @@ def shard_process(
 ) -> subprocess.Popen[bytes]:
     log = (folder / f"shard-{shard}.log").open("wb")
     command = [
-        sys.executable, "-m", "controller.cli", "run",
+        sys.executable, "-m", "controller.cli", "--log-level", "debug", "run",
         "--config", str(folder / "campus.yaml"), "--rules", str(folder / "rules.yaml"),
         "--broker", url, "--state", str(folder / f"state-{shard}.sqlite"),
         "--start", repr(clock.start), "--speed", repr(clock.speed),
@@ -214,7 +214,9 @@ async def _scenario(
         )
         assert all(world.truth(r.id).lights == 0 for r in campus.rooms if r.building != "b1")
         answered = await asyncio.to_thread(override, url, "b2.r201.lights")
-        assert answered == [{"status": "ok", "data": answered[0]["data"], "transaction": "t1"}]
+        assert answered == [
+            {"status": "ok", "data": answered[0]["data"], "error": None, "transaction": "t1"}
+        ]
         await wait_for(lambda: world.truth("b2.r201").lights > 0, "b2's owner to apply it")
         every = {room.id for room in campus.rooms}
         end = time.monotonic() + 20

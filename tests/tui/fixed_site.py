@@ -1,6 +1,6 @@
 """A fixed picture of the demo campus on the control plane, for snapshot tests and docs.
 
-Every payload is what the controller would publish (controller/controlplane_schema.py) at one
+Every payload is what the controller would publish (campus/wire.py's types) at one
 fixed moment, Monday 2026-11-23 10:30:00 in Oslo, with a clock speed of 1, so the screens drawn
 from it are the same on every run (no clock text moves within a minute).
 """
@@ -13,8 +13,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from campus import wire
 from campus.clock import parse_start
-from controller.controlplane_schema import campus_payload
+from controller.controlplane_payloads import campus_message
 from tests.controlplane.harness import site_campus
 from tests.support.mosquitto import Broker
 
@@ -207,7 +208,7 @@ def retained() -> dict[str, Any]:
             "commands": 812,
             "heartbeat": 5.0,
         },
-        f"{BASE}/campus": campus_payload(campus),
+        f"{BASE}/campus": json.loads(wire.encode(campus_message(campus))),
         f"{BASE}/alarms": {"ts": NOW, "alarms": ALARMS},
         f"{BASE}/rules": rules_payload(),
     }

@@ -14,7 +14,9 @@ from textual.app import ScreenStackError
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from campus.broker import parse_broker_url
+from campus import wire
+from campus.brokerurl import parse_broker_url
+from campus.wire import Kind
 from tests.controlplane.harness import RunningCampus, running_campus
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
@@ -27,7 +29,6 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rules import RulesScreen
-from tui.topics import Kind
 
 pytestmark = pytest.mark.tui
 
@@ -111,7 +112,7 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
             assert room.room_id == "science.lab1"
             assert rows(app, "#actuators") == ["lights", "ventilation"]
             assert "occupancy" in rows(app, "#points")
-            await until(pilot, lambda: room.history.get("co2"), "the last hour of CO2")
+            await until(pilot, lambda: room.trends.get("co2"), "the last hour of CO2")
             await pilot.press("escape")
             await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
 
@@ -230,7 +231,9 @@ async def test_disable_a_rule_explain_it_and_read_the_event_log(
             await until(
                 pilot,
                 lambda: any(
-                    e.get("type") == "audit" and e.get("who") == USER for e in app.state.events
+                    e.type == "audit" and e.who == USER
+                    for e in app.state.events
+                    if isinstance(e, wire.AuditEvent)
                 ),
                 "the audit of the disable in the event log",
             )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from campus.text import age_text, value_text
+from campus.wire import Kind, parse_topic
 from tests.tui.fixed_site import ALARMS, BASE, NOW, retained
 from tui.bands import Band, band, urgency
 from tui.state import SiteState
-from tui.text import age_text, value_text
-from tui.topics import Kind, parse_topic
 from tui.widgets.spark import sparkline
 
 

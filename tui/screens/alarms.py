@@ -10,11 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from campus.text import clock_text
+from campus.wire import Alarm, Kind
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
-from tui.state import Alarm
-from tui.text import clock_text
-from tui.topics import Kind
 from tui.widgets.statusbar import StatusBar
 
 SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}

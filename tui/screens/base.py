@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, cast
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from campus.wire import Kind
 from tui.messages import StateChanged
 from tui.state import SiteState
-from tui.topics import Kind
 from tui.widgets.statusbar import StatusBar
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
+from campus import wire
+from campus.text import clock_text, source_text, value_text
+from campus.wire import Kind
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
-from tui.text import clock_text, source_text, value_text
-from tui.topics import Kind
 from tui.widgets.statusbar import StatusBar
 
 SHOWN = 300
@@ -21,27 +22,26 @@ STYLES = {"command": "cyan", "transition": "green", "alarm": "bold red", "audit"
 LABELS = {"command": "cmd", "transition": "rule"}
 
 
-def describe(event: dict[str, Any]) -> str:
+def describe(event: wire.Event) -> str:
     """One event in words."""
-    kind = event.get("type")
-    if kind == "command":
+    if isinstance(event, wire.CommandEvent):
         return (
-            f"{event.get('name')} → {value_text(event.get('value'))} "
-            f"by {source_text(str(event.get('source', '')))}: {event.get('reason', '')}"
+            f"{event.name} → {value_text(event.value)} "
+            f"by {source_text(event.source)}: {event.reason}"
         )
-    if kind == "transition":
-        return (
-            f"{event.get('rule')} {event.get('old_state')} → {event.get('new_state')}: "
-            f"{event.get('cause', '')}"
-        )
-    if kind == "alarm":
-        if event.get("acknowledged_by"):
-            return f"acknowledged by {event['acknowledged_by']}: {event.get('message', '')}"
-        word = "raised" if event.get("active") else "cleared"
-        return f"{word} ({event.get('severity')}): {event.get('message', '')}"
-    if kind == "audit":
-        return f"{event.get('who')} {event.get('action')} {event.get('detail', '')}"
-    return str(event)
+    if isinstance(event, wire.TransitionEvent):
+        return f"{event.rule} {event.old_state} → {event.new_state}: {event.cause}"
+    if isinstance(event, wire.AlarmEvent):
+        if event.acknowledged_by:
+            return f"acknowledged by {event.acknowledged_by}: {event.message}"
+        word = "raised" if event.active else "cleared"
+        return f"{word} ({event.severity}): {event.message}"
+    return f"{event.who} {event.action} {event.detail}"
+
+
+def event_room(event: wire.Event) -> str:
+    """The room an event is about ("" for an audit)."""
+    return "" if isinstance(event, wire.AuditEvent) else event.room
 
 
 class EventsScreen(SiteScreen):
@@ -57,7 +57,7 @@ class EventsScreen(SiteScreen):
         self.paused = False
         self.needle = ""
         self.loaded = False
-        self.shown: list[dict[str, Any]] = []
+        self.shown: list[wire.Event] = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar("events")
@@ -85,13 +85,11 @@ class EventsScreen(SiteScreen):
         table.clear()
         events = [e for e in self.state.events if self._matches(e)][-SHOWN:]
         for index, event in enumerate(events):
-            ts = event.get("ts")
-            when = clock_text(float(ts), tz, "%H:%M:%S") if isinstance(ts, int | float) else "-"
-            kind = str(event.get("type", ""))
+            kind = event.type
             table.add_row(
-                Text(when),
+                Text(clock_text(event.ts, tz, "%H:%M:%S")),
                 Text(LABELS.get(kind, kind), style=STYLES.get(kind, "")),
-                Text(str(event.get("room", ""))),
+                Text(event_room(event)),
                 Text(describe(event)),
                 key=str(index),
             )
@@ -110,19 +108,18 @@ class EventsScreen(SiteScreen):
         text = describe(self.shown[index]) if 0 <= index < len(self.shown) else ""
         self.query_one("#detail", Static).update(Text(text, style="italic"))
 
-    def _matches(self, event: dict[str, Any]) -> bool:
+    def _matches(self, event: wire.Event) -> bool:
         if not self.needle:
             return True
-        text = f"{event.get('room', '')} {event.get('type', '')} {describe(event)}"
+        text = f"{event_room(event)} {event.type} {describe(event)}"
         return self.needle.lower() in text.lower()
 
     @work(exclusive=True)
     async def fetch(self) -> None:
         """The controller's recent events, so the log is not empty on opening."""
         data = await self.campus_app.request("events", {"limit": SHOWN}, changes=False)
-        if isinstance(data, dict) and isinstance(data.get("events"), list):
-            self.state.add_events([e for e in data["events"] if isinstance(e, dict)])
-            self.redraw(frozenset({Kind.EVENTS}))
+        self.state.add_events(wire.decode(wire.EventsAnswer, data).events)
+        self.redraw(frozenset({Kind.EVENTS}))
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -159,6 +156,6 @@ class EventsScreen(SiteScreen):
         if not table.row_count:
             return
         index = table.cursor_row
-        room = self.shown[index].get("room") if 0 <= index < len(self.shown) else None
-        if isinstance(room, str) and room:
+        room = event_room(self.shown[index]) if 0 <= index < len(self.shown) else ""
+        if room:
             self.post_message(OpenRoom(room))

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.explain_text import explain_text
+from campus.explain_text import explain_text
 from tui.screens.base import footer
 
 

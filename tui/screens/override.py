@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet
 
-from tui.state import ActuatorSpec
-from tui.text import value_text
+from campus.text import value_text
+from campus.wire import ActuatorSpec
 
 DURATIONS = (("15 min", "15m"), ("1 hour", "1h"), ("until end of day", "end-of-day"))
 

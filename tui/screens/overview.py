@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
+from campus.text import age_text, value_text
+from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, Band, band, offline, stale_points, urgency
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
-from tui.state import RoomSpec, RoomState
-from tui.text import age_text, value_text
-from tui.topics import Kind
 from tui.widgets.statusbar import StatusBar
 
 COLUMNS = [

@@ -11,14 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from campus import wire
+from campus.text import age_text, clock_text, source_text, value_text
+from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, band
 from tui.screens.base import SiteScreen, footer
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
 from tui.screens.override import OverrideDialog, OverrideRequest
-from tui.state import RoomSpec, RoomState
-from tui.text import age_text, clock_text, source_text, value_text
-from tui.topics import Kind
 from tui.widgets.spark import sparkline
 from tui.widgets.statusbar import StatusBar
 
@@ -38,7 +38,7 @@ class RoomScreen(SiteScreen):
     def __init__(self, room_id: str) -> None:
         super().__init__()
         self.room_id = room_id
-        self.history: dict[str, list[float | None]] = {}
+        self.trends: dict[str, list[float | None]] = {}
         self.history_end: float | None = None
         """The controller time of the last history minute."""
 
@@ -68,21 +68,13 @@ class RoomScreen(SiteScreen):
         self.query_one("#actuators", DataTable).focus()
         self.load_history()
 
-    @work(exclusive=True, group="history")
+    @work(exclusive=True, group="trends")
     async def load_history(self) -> None:
-        data = await self.campus_app.request("history", {"room": self.room_id}, changes=False)
-        if not isinstance(data, dict):
-            return
-        points = data.get("points")
-        if isinstance(points, dict):
-            self.history = {
-                str(name): [v if isinstance(v, int | float) else None for v in values]
-                for name, values in points.items()
-                if isinstance(values, list)
-            }
-            end = data.get("end")
-            self.history_end = float(end) if isinstance(end, int | float) else None
-            self.redraw(frozenset({Kind.ROOM}))
+        data = await self.campus_app.request("trends", {"room": self.room_id}, changes=False)
+        answer = wire.decode(wire.TrendsAnswer, data)
+        self.trends = {name: list(values) for name, values in answer.points.items()}
+        self.history_end = answer.end if answer.room == self.room_id else None
+        self.redraw(frozenset({Kind.ROOM}))
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -104,12 +96,12 @@ class RoomScreen(SiteScreen):
             return
         minutes = int(state.ts // MINUTE) - int(self.history_end // MINUTE)
         if minutes > 0:
-            for values in self.history.values():
+            for values in self.trends.values():
                 values.extend([None] * minutes)
                 del values[: len(values) - SPARK_WIDTH * 2]
             self.history_end = state.ts
         for name, point in state.points.items():
-            series = self.history.setdefault(name, [None])
+            series = self.trends.setdefault(name, [None])
             if point.value is not None and point.quality == "good":
                 series[-1] = float(point.value)
 
@@ -146,7 +138,7 @@ class RoomScreen(SiteScreen):
                 seen = Text(word, style="bold magenta")
             elif point is not None and point.ts is not None and now is not None:
                 seen = Text("now" if now - point.ts < MINUTE else age_text(now - point.ts))
-            spark = sparkline(self.history.get(name, []), SPARK_WIDTH)
+            spark = sparkline(self.trends.get(name, []), SPARK_WIDTH)
             rows.append((name, [Text(name), value, seen, Text(spark, style="cyan")]))
         _fill(table, rows)
 

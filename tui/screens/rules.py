@@ -11,12 +11,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from campus.text import clock_text
+from campus.wire import Kind, RuleInfo
 from tui.screens.base import SiteScreen, footer
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
-from tui.state import RuleInfo
-from tui.text import clock_text
-from tui.topics import Kind
 from tui.widgets.statusbar import StatusBar
 
 
@@ -77,13 +76,11 @@ class RulesScreen(SiteScreen):
             if rule.description:
                 out.append(f"{rule.description}\n")
             sets = ", ".join(rule.sets) or (f"alarm ({rule.alarm})" if rule.alarm else "-")
-            out.append(f"sets {sets}; {len(rule.rooms)} rooms, {rule.skipped} skipped\n")
+            out.append(f"sets {sets}; {len(rule.rooms)} rooms, {len(rule.skipped)} skipped\n")
             for t in rule.transitions[-3:]:
-                ts = t.get("ts")
-                when = clock_text(float(ts), tz) if isinstance(ts, int | float) else "-"
                 out.append(
-                    f"  {when} {t.get('room')}: {t.get('old_state')} → {t.get('new_state')} "
-                    f"({t.get('cause')})\n",
+                    f"  {clock_text(t.ts, tz)} {t.room}: {t.old_state} → {t.new_state} "
+                    f"({t.cause})\n",
                     style="dim",
                 )
         for problem in self.state.rule_problems[:3]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.text import clock_text
+from campus.text import clock_text
 
 if TYPE_CHECKING:
     from tui.app import CampusApp

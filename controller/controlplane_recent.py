@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
-from typing import Any
+
+from campus import wire
 
 MINUTE = 60.0
 
@@ -65,17 +66,17 @@ class MinuteSeries:
         return out
 
 
-class History:
-    """Per-point minute series and a ring of recent events."""
+class Recent:
+    """Per-point minute series and a ring of recent events (see the module docstring)."""
 
     def __init__(self, minutes: int = 60, events: int = 500) -> None:
         if minutes < 1:
-            raise ValueError(f"history needs at least one minute, got {minutes}")
+            raise ValueError(f"recent needs at least one minute, got {minutes}")
         self.minutes = minutes
         self.by_point: dict[str, MinuteSeries] = {}
         """Each point's series (the control plane's `_on_readings` inlines `MinuteSeries.add`'s
         common case on it)."""
-        self._events: deque[dict[str, Any]] = deque(maxlen=events)
+        self._events: deque[wire.Event] = deque(maxlen=events)
 
     def add_reading(self, point: str, ts: float, value: float | bool | None) -> None:
         """A reading of `point` (None: no value, nothing kept)."""
@@ -92,10 +93,10 @@ class History:
             return [None] * self.minutes
         return found.window(now)
 
-    def add_event(self, event: dict[str, Any]) -> None:
+    def add_event(self, event: wire.Event) -> None:
         self._events.append(event)
 
-    def events(self, limit: int) -> list[dict[str, Any]]:
+    def events(self, limit: int) -> list[wire.Event]:
         """The newest `limit` events, oldest first."""
         if limit <= 0:
             return []

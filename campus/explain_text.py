@@ -1,7 +1,10 @@
-"""The controller's `explain` answer as lines of text (actuator, instance, rule or room).
+"""The controller's `explain` answer in words (actuator, instance, rule or room): the one
+renderer, for the TUI (styled) and `campusctl rules explain` (its plain text).
 
-The answer is data (rules/explain.py on the controller's side, seen here only as JSON); this
-module words it for staff: who holds an actuator and why, and why a rule is or is not active.
+The answer is data (rules/explain.py on the controller's side, seen here only as JSON, from a
+running controller or a state file); this module words it for staff: who holds an actuator and
+why, and why a rule is or is not active. Times are the site's, with the weekday, as an answer
+may speak of yesterday.
 """
 
 from __future__ import annotations
@@ -10,12 +13,16 @@ from typing import Any
 
 from rich.text import Text
 
-from tui.text import clock_text, source_text
+from campus.text import clock_text, source_text
 
 Json = dict[str, Any]
+TIME = "%a %H:%M:%S"
 
 
-def explain_text(data: Json, timezone: str) -> Text:
+def explain_text(data: object, timezone: str) -> Text:
+    """`data` (the answer's JSON) in words; `timezone`: the site's (an IANA name)."""
+    if not isinstance(data, dict):
+        return Text(f"no explanation in the answer: {data!r}")
     kind = data.get("kind")
     out = Text()
     if kind == "actuator":
@@ -50,7 +57,7 @@ def _word(value: object) -> str:
 
 
 def _time(value: object, timezone: str) -> str:
-    return clock_text(float(value), timezone, "%H:%M:%S") if isinstance(value, int | float) else "-"
+    return clock_text(float(value), timezone, TIME) if isinstance(value, int | float) else "-"
 
 
 def _actuator(out: Text, data: Json, timezone: str) -> None:

@@ -1,4 +1,5 @@
-"""How values, times and ages read on screen (one place, so every screen says it the same way)."""
+"""How values, times and ages read for people: one place, so the TUI and the command line say
+it the same way."""
 
 from __future__ import annotations
 
