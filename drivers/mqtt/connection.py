@@ -85,8 +85,8 @@ RECV_CHUNK = 65536
 MAX_TOP_UP = 4 * RECV_CHUNK
 """A QoS 0 PUBLISH split across reads is completed in the receive buffer up to this size;
 a larger one is left to paho (each top-up copies what is buffered)."""
-_GATHERED = mqtt.MQTTMessageInfo(0)
-"""What `Connection.publish` returns for a QoS 0 message it framed itself (rc: success)."""
+GATHERED = mqtt.MQTTMessageInfo(0)
+"""What `Connection.publish` returns for a QoS 0 message the fast path framed (rc: success)."""
 
 
 class _Unframeable(Exception):
@@ -141,7 +141,6 @@ class Connection:
         self._up = asyncio.Event()
         self._acks: dict[int, asyncio.Future[None]] = {}
         self._subscribing: dict[int, list[str]] = {}
-        self._received = 0
         self._backoff = settings.reconnect_min
         self._failed_attempts = 0
         self._down_since: float | None = None
@@ -166,10 +165,6 @@ class Connection:
         Reading again at once would mostly return nothing (a wasted system call per burst when
         messages come one at a time); the event loop's next readable event says when more
         came."""
-        self._fast_received = 0
-        """Messages `_read_fast` handed over (those of paho's path are the rest of `_received`)."""
-        self._fast_acks = 0
-        """PUBACKs `_read_fast` took."""
         self._poller: select.poll | None = None
         """The watched socket, for `input_waiting`."""
 
@@ -328,7 +323,7 @@ class Connection:
             if not client.want_write() and len(name) <= 0xFFFF and len(payload) <= MAX_FAST_PAYLOAD:
                 if qos == 0:
                     self._frame(0x31 if retain else 0x30, name, None, payload)
-                    return _GATHERED
+                    return GATHERED
                 message = self._paho.enter_qos1(name, payload, retain)
                 if message is not None:
                     self._frame(0x33 if retain else 0x32, name, message.mid, payload)
@@ -352,6 +347,13 @@ class Connection:
             tx += mid.to_bytes(2, "big")
         tx += payload
         self._write_soon()
+
+    @property
+    def fast_path(self) -> bool:
+        """Whether the fast path is in use now: on the current (or last) socket, QoS 0 PUBLISH
+        and PUBACK are read and publishes framed here (`_read_fast`, `_frame`). False with the
+        setting off, on TLS or MQTT 5, before the first connect and for good after a fallback."""
+        return self._fast
 
     def backlog(self) -> dict[str, int]:
         """What waits to be written or acknowledged, by where it waits (soak tests)."""
@@ -433,7 +435,7 @@ class Connection:
             )
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._received += 1
+        self._stats.publishes_received += 1
         try:
             payload = message.payload
             self._handle_message(
@@ -542,6 +544,12 @@ class Connection:
         poller = self._poller
         return poller is not None and bool(poller.poll(0))
 
+    @property
+    def partial_publish_buffered(self) -> bool:
+        """Whether the receive buffer ends in part of a QoS 0 PUBLISH that the fast path takes
+        whole once the rest has come (not input to handle yet: see `input_waiting`)."""
+        return self._partial
+
     def _on_socket_close(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
         # paho closes the socket right after it "wrote" a DISCONNECT: send what is gathered
         if self._tx and isinstance(sock, socket.socket):
@@ -604,7 +612,7 @@ class Connection:
         return data[pos:end]
 
     def _on_readable(self) -> None:
-        client, paho = self._client, self._paho
+        client, paho, stats = self._client, self._paho, self._stats
         fast = self._fast and client.socket() is not None
         parsed = 0
         waiting = False
@@ -633,13 +641,13 @@ class Connection:
                         if self._drained:
                             break  # the socket had no more: epoll says when it has
                         continue  # all taken: read the socket again here, not through paho
-                before = self._received
+                before = stats.publishes_received
                 fast = fast and self._fast
                 read = paho.read_one() if fast else client.loop_read()
                 if read != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     break
                 budget -= 1
-                if self._received == before and self._rx_pos >= len(self._rx):
+                if stats.publishes_received == before and self._rx_pos >= len(self._rx):
                     break
             if not waiting and self._rx_pos < len(self._rx) and self._loop is not None:
                 if client.socket() is None:
@@ -768,9 +776,10 @@ class Connection:
                     self._stats.callback_errors += 1
                     log.exception("bug while handling a message (payload %r)", payload[:200])
         finally:
-            self._received += count
-            self._fast_received += count
-            self._fast_acks += acks
+            stats = self._stats
+            stats.publishes_received += count
+            stats.publishes_received_fast += count
+            stats.pubacks_received_fast += acks
             if size - pos == 1 and data[pos] & 0xFE == 0x30:
                 self._partial = True  # a PUBLISH of which only the first byte is here
             if pos >= size:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class MqttStats:
-    """Updated on the event loop by the driver; read them from the event loop too."""
+    """Updated on the event loop by the driver and its connection; read them from the event
+    loop too."""
 
     connected: bool = False
     connects: int = 0
@@ -19,6 +20,12 @@ class MqttStats:
     """Attempts that did not get a connection (refused, unreachable, rejected CONNACK)."""
     messages: int = 0
     """Messages received on any subscribed topic."""
+    publishes_received: int = 0
+    """PUBLISH packets received on either path, those on a topic that is not UTF-8 included."""
+    publishes_received_fast: int = 0
+    """Of `publishes_received`, those the fast path read itself (paho's path read the rest)."""
+    pubacks_received_fast: int = 0
+    """PUBACKs the fast path read itself and entered in paho's books (paho read the rest)."""
     readings: int = 0
     """Readings handed to `MqttDriver.readings`."""
     bad_payloads: Counter[str] = field(default_factory=Counter)

@@ -21,7 +21,7 @@ import pytest
 
 from drivers.mqtt import MqttSettings, MqttStats
 from drivers.mqtt import connection as connection_module
-from drivers.mqtt.connection import RECV_CHUNK, Connection
+from drivers.mqtt.connection import GATHERED, RECV_CHUNK, Connection
 from drivers.mqtt.paho_internals import paho_version
 from tests.drivers.helpers import Peer
 from tests.support.aio import run_async
@@ -142,13 +142,13 @@ async def test_a_burst_of_qos0_arrives_in_order_exactly(
             assert got[len(retained) :] == live
             assert h.stats.callback_errors == 0
             if fast:
-                assert h.conn._fast
+                assert h.conn.fast_path
                 # Every one comes the fast way, those straddling a 64 KB read too, and those
                 # in the socket when a read emptied the buffer (they once went through paho:
                 # 3,564 of 4,000 fast in one CI run).
-                assert h.conn._fast_received == len(retained) + len(live)
+                assert h.stats.publishes_received_fast == len(retained) + len(live)
             else:
-                assert h.conn._fast_received == 0
+                assert h.stats.publishes_received_fast == 0
     finally:
         for topic in retained:
             peer.publish(topic, b"", qos=1, retain=True)
@@ -178,7 +178,7 @@ async def test_qos1_between_qos0_goes_through_paho_and_keeps_the_order(
         await asyncio.sleep(0)  # nothing more may come in the next loop pass
         assert got == sent
         # The QoS 1 ones were paho's (it acknowledged them), the QoS 0 ones mostly ours.
-        assert 100 < h.conn._fast_received <= 200
+        assert 100 < h.stats.publishes_received_fast <= 200
         assert h.stats.callback_errors == 0
 
 
@@ -203,7 +203,7 @@ async def test_qos0_behind_a_packet_for_paho_stays_fast_while_publishes_are_in_f
         time.sleep(0.3)  # noqa: ASYNC251 -- blocking on purpose: the broker delivers meanwhile
         got = await h.until(len(sent))
         assert got == sent
-        assert h.conn._fast_received == len(sent)
+        assert h.stats.publishes_received_fast == len(sent)
         assert h.stats.callback_errors == 0
 
 
@@ -217,7 +217,8 @@ async def test_pubacks_are_taken_on_the_fast_path_and_paho_keeps_count(
     prefix = f"fastrx/acks{next(_ids)}"
     sent = [(f"{prefix}/dev{i % 5}", f'{{"n":{i}}}'.encode()) for i in range(300)]
     async with connected(broker.url, [f"{prefix}/#"]) as h:
-        acks_before = h.conn._fast_acks  # the connection's own `online`, if it came this way
+        # the connection's own `online` may have come this way
+        acks_before = h.stats.pubacks_received_fast
         infos = []
         for n in range(100):
             infos.append(h.conn.publish(f"{prefix}-out/{n % 7}", str(n).encode(), qos=1))
@@ -226,7 +227,7 @@ async def test_pubacks_are_taken_on_the_fast_path_and_paho_keeps_count(
         got = await h.until(len(sent))
         await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
         assert got == sent
-        assert h.conn._fast_acks - acks_before == len(infos)
+        assert h.stats.pubacks_received_fast - acks_before == len(infos)
         assert paho_books(h.conn) == (0, 0)
         assert h.stats.callback_errors == 0
 
@@ -248,7 +249,7 @@ async def test_a_packet_bigger_than_one_socket_read_arrives_intact(
         got = await h.until(len(sent))
         await asyncio.sleep(0)  # nothing more may come in the next loop pass
         assert got == sent
-        assert h.conn._fast_received >= 50
+        assert h.stats.publishes_received_fast >= 50
 
 
 @run_async
@@ -269,7 +270,7 @@ async def test_only_fast_path_messages_arriving_does_not_drop_the_connection(
                 sent += 1
             await asyncio.sleep(0.1)
         await h.until(sent)
-        assert h.conn._fast_received > sent * 9 // 10
+        assert h.stats.publishes_received_fast > sent * 9 // 10
         assert h.stats.connects == 1
         assert h.stats.disconnects == 0
         assert h.conn.connected
@@ -367,7 +368,7 @@ async def test_a_topic_that_is_not_utf8_is_logged_and_skipped_like_paho_does(
         got = await h.until(2)
         assert got == [("a/ok", b"1"), ("a/ok", b"2")]
         assert h.stats.callback_errors == 1
-        assert h.conn._received == 3
+        assert h.stats.publishes_received == 3
         warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any("not UTF-8" in m and repr(b"a/\xff\xfe-bad") in m for m in warned), warned
         client.write(publish_packet(b"a/ok", b"3"))
@@ -421,7 +422,7 @@ async def test_a_length_split_between_reads_waits_for_the_rest(
         got = await h.until(39)
         assert got == [("s/t", bytes([i]) * (i * 97)) for i in range(1, 40)]
         assert h.stats.disconnects == 0
-        assert h.conn._fast_received == 39
+        assert h.stats.publishes_received_fast == 39
 
 
 @run_async
@@ -444,7 +445,7 @@ async def test_fast_path_traffic_keeps_the_connection_while_a_pingresp_is_late()
             await asyncio.sleep(0.05)
         await h.until(sent)
         assert raw.pings >= 2  # paho did ping and got no answer
-        assert h.conn._fast_received == sent
+        assert h.stats.publishes_received_fast == sent
         assert h.stats.disconnects == 0
         assert h.conn.connected
 
@@ -470,12 +471,12 @@ async def test_qos0_publishes_framed_by_the_connection_arrive_in_order_exactly(
         qos = 1 if i % 97 == 0 else 0
         sent.append((topic, payload, qos, i % 5 == 0))
     async with connected(broker.url, []) as h:
-        assert h.conn._fast
+        assert h.conn.fast_path
         gathered = 0
         for topic, payload, qos, retain in sent:
             info = h.conn.publish(topic, payload, qos, retain)
             assert info.rc == 0
-            gathered += info is connection_module._GATHERED
+            gathered += info is GATHERED
         assert gathered == sum(1 for _, _, qos, _ in sent if qos == 0)
         await wait_for(lambda: len(peer.received) >= len(sent), "every message", 15)
     got = [(m.topic, m.payload) for m in peer.received]
@@ -513,7 +514,7 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
         sizes = payload_sizes(topic)
         sent.append((topic, (f"{i:06d}".encode() + Z2M * 400)[: max(6, sizes[i % len(sizes)])]))
     async with connected(broker.url, []) as h:
-        assert h.conn._fast
+        assert h.conn.fast_path
         client = h.conn._client
         await wait_for(
             lambda: paho_books(h.conn) == (0, 0), "the connection's `online` acknowledged"
@@ -526,7 +527,7 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
             return publish(*args, **kwargs)  # type: ignore[arg-type]
 
         client.publish = paho_publish  # type: ignore[method-assign,assignment]
-        acks_before = h.conn._fast_acks
+        acks_before = h.stats.pubacks_received_fast
         # the loop is not given back until all are published: no PUBACK is read meanwhile
         infos = [h.conn.publish(topic, payload, qos=1) for topic, payload in sent]
         assert len(by_paho) == len(sent) - connection_module.MAX_INFLIGHT
@@ -540,7 +541,7 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
         assert theirs.state == mqtt.mqtt_ms_queued  # paho's, waiting for the window
         await wait_for(lambda: all(info.is_published() for info in infos), "every PUBACK")
         assert paho_books(h.conn) == (0, 0)
-        assert h.conn._fast_acks - acks_before == len(sent)
+        assert h.stats.pubacks_received_fast - acks_before == len(sent)
         assert h.stats.callback_errors == 0
     await wait_for(lambda: len(peer.received) >= len(sent), "every message", 15)
     assert [(m.topic, m.payload) for m in peer.received] == sent
@@ -578,7 +579,9 @@ async def test_part_of_a_packet_in_the_buffer_is_not_input_waiting() -> None:
         packet = publish_packet(b"s/t", Z2M)
         client.write(packet[:20])
         await client.drain()
-        await wait_for(lambda: h.conn._partial, "the first part read into the buffer", 5)
+        await wait_for(
+            lambda: h.conn.partial_publish_buffered, "the first part read into the buffer", 5
+        )
         assert not h.conn.input_waiting()
         client.write(packet[20:])
         await client.drain()

@@ -208,10 +208,10 @@ async def test_a_surprise_at_run_time_falls_back_to_the_public_api_with_nothing_
     prefix = f"pahoint/runtime{next(_ids)}"
     peer.subscribe(f"{prefix}/cmd/#", qos=1)
     async with started(Harness(broker.url, [f"{prefix}/in/#"])) as h:
-        assert h.conn._fast
+        assert h.conn.fast_path
         surprise(h.client, monkeypatch)
         await exchange(h, peer, prefix, commands=3 * MAX_INFLIGHT)
-        assert not h.conn._fast
+        assert not h.conn.fast_path
         await wait_for(lambda: paho_serves_its_own_socket(h.client), "paho's socket methods")
         [error] = errors(caplog)
         assert f"paho-mqtt {paho_version()}" in error
@@ -220,7 +220,7 @@ async def test_a_surprise_at_run_time_falls_back_to_the_public_api_with_nothing_
         await wait_for(lambda: h.stats.connects == 2, "a reconnect", 10)
         async with asyncio.timeout(10):
             await h.conn.wait_connected()
-        assert not h.conn._fast
+        assert not h.conn.fast_path
         assert paho_serves_its_own_socket(h.client)
         await exchange(h, peer, prefix, commands=MAX_INFLIGHT + 50)
         assert len(errors(caplog)) == 1
@@ -252,10 +252,10 @@ async def test_the_probe_refuses_an_unknown_paho_at_connect_and_the_public_api_c
     h = Harness(broker.url, [f"{prefix}/in/#"])
     surprise(h.client, monkeypatch)
     async with started(h):
-        assert not h.conn._fast
+        assert not h.conn.fast_path
         assert paho_serves_its_own_socket(h.client)
         await exchange(h, peer, prefix, commands=2 * MAX_INFLIGHT)
-        assert h.conn._fast_received == 0
+        assert h.stats.publishes_received_fast == 0
         [error] = errors(caplog)
         assert says in error
 
@@ -276,7 +276,7 @@ async def test_with_the_fast_path_off_paho_internals_are_not_touched(
     async with started(Harness(broker.url, [f"{prefix}/in/#"], fast_path=None)) as h:
         assert paho_serves_its_own_socket(h.client)
         await exchange(h, peer, prefix, commands=2 * MAX_INFLIGHT)
-        assert h.conn._fast_received == 0
+        assert h.stats.publishes_received_fast == 0
         assert h.stats.callback_errors == 0
 
 
