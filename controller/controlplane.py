@@ -16,10 +16,9 @@ published again (a broker restarted without persistence has forgotten it).
 Cost on the controller's hot path, where every reading of every point passes through
 `_on_readings`: a reading costs a dict lookup of its room (points of rooms this controller does
 not own are dropped there), a store of the reading itself and of the minute value, and marking
-the room dirty. Room messages go out in small slices every `tick`, so no single tick holds up
-the readings queued behind it (`ControlPlaneSettings.max_rooms_per_tick`); a tick waits until
-the hot path has been quiet for a moment (`Controller.hold_off`), and a slice stops when
-readings wait on the broker's socket, leaving the rest to the next tick.
+the room changed. When room messages go out is `RoomPacing`'s (controller.controlplane_pacing):
+small slices every `tick`, giving way to readings; a tick also waits until the hot path has
+been quiet for a moment (`Controller.hold_off`).
 
 QoS: what is retained is published at QoS 0 (the campus description, published once per
 connection, excepted). A retained message is a state that the next one replaces, and every one
@@ -36,9 +35,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +44,7 @@ from campus import wire
 from campus.model import Room
 from campus.problems import CampusError
 from campus.types import Command, Reading
+from controller.controlplane_pacing import RoomPacing
 from controller.controlplane_payloads import (
     RoomView,
     alarm_message,
@@ -66,10 +65,6 @@ log = logging.getLogger("campusctl.controlplane")
 
 TRANSITIONS_KEPT = 5
 """Last transitions kept per rule for the rules view."""
-DRAIN = 0.8
-"""The share of `room_interval` in which the automatic slices publish every owned room once."""
-CATCH_UP = 10
-"""A tick that comes late (a busy event loop) publishes for at most this many ticks' time."""
 IDLE_TICK = 0.1
 """How often pending publications are looked at while no room waits to be published."""
 
@@ -85,24 +80,18 @@ class ControlPlaneSettings:
     heartbeat: float = 5.0
     """How often the controller message (clock, counters) is refreshed."""
     tick: float = 0.01
-    """How often pending publications are looked at while rooms wait to be published: 100
-    times a second, so that each look publishes a small slice of rooms instead of every due
-    room at once (with a 1,000-room campus all dirty, 0.1 s ticks made one tick of 1,000
-    messages, about 40 ms during which no reading was handled). Waking up 100 times a second
-    costs asyncio about 0.5 % of a core more than 10 times (measured on the benchmark machine),
-    so with no room changed and none waiting the plane looks only every `IDLE_TICK` (0.1 s),
-    as it used to."""
+    """How often pending publications are looked at while rooms wait to be published: small
+    slices often rather than every due room at once, which would hold up the readings queued
+    behind it (bench/README.md, "Control plane"); with no room waiting the plane looks only
+    every `IDLE_TICK` (0.1 s), as waking up 100 times a second costs asyncio CPU for nothing."""
     max_rooms_per_tick: int = 0
     """Room messages per tick at most; 0 (the default): automatic, a slice in proportion to the
-    time since the previous tick, at a rate that publishes every owned room once within `DRAIN`
-    (0.8) of `room_interval`: rooms / (0.8 × room_interval) a second, so 13 per 10 ms tick for
-    1,000 rooms, 1 for up to 80 rooms. A room message costs about 15 µs to build and encode and
-    about 10 µs in paho, so a tick of 13 costs about 0.35 ms. A change of every room (a
-    reconnect, a reload, a campus-wide flood of readings) still goes out within 0.8 s, the
-    rest of the interval being headroom: a room that changed is published within about
-    `room_interval` of its previous message. Because the slice follows the elapsed time, a busy
-    event loop that ticks less often gets larger slices (up to `CATCH_UP` ticks' worth) rather
-    than staler rooms, and a larger campus gets larger slices, not staler rooms either."""
+    time since the previous tick that publishes every owned room once within 0.8 of
+    `room_interval` (13 per 10 ms tick for 1,000 rooms, 1 for up to 80 rooms); see
+    controller.controlplane_pacing."""
+    ticking: bool = True
+    """False: the plane publishes only when `publish_due` is called (the caller drives the ticks
+    with its own times: tests, a host loop of its own)."""
     recent_minutes: int = 60
     staff: frozenset[str] = frozenset()
     """Who may send requests that change something (the ``user`` they name); empty: anyone
@@ -118,10 +107,6 @@ class ControlPlaneSettings:
                 raise CampusError(f"control plane: {name} must be positive")
         if self.max_rooms_per_tick < 0:
             raise CampusError("control plane: max_rooms_per_tick must be 0 (automatic) or more")
-
-    def room_rate(self, rooms: int) -> float:
-        """Room messages a second that the automatic slices allow (see `max_rooms_per_tick`)."""
-        return rooms / (DRAIN * self.room_interval)
 
 
 class ControlPlane:
@@ -144,24 +129,7 @@ class ControlPlane:
         self._actuator_room: dict[str, str] = {}
         self._last: dict[str, Reading] = {}
         """The last reading of each point and actuator (its reported state)."""
-        self._dirty: dict[str, None] = {}
-        """Rooms that changed since the last tick (the hot path only adds to it)."""
-        self._ready: OrderedDict[str, None] = OrderedDict()
-        """Rooms to publish, oldest change first: the next slice is taken from the front."""
-        self._waiting: set[str] = set()
-        """Rooms that changed while cooling: ready once their interval is over."""
-        self._cooling: deque[tuple[float, str]] = deque()
-        """(when the interval ends, room), in publication order, so in time order."""
-        self._cool_until: dict[str, float] = {}
-        """Rooms published less than `room_interval` ago -> when that interval ends."""
-        self._room_rate = 1.0
-        """Room messages a second (automatic slices)."""
-        self._sliced_at = 0.0
-        """When the last tick looked at the rooms (monotonic)."""
-        self._backlog = False
-        """Whether rooms were left in the ready queue at the last tick."""
-        self._owed = 0
-        """Rooms of the last tick's slice left for this one (it gave way to readings)."""
+        self._pacing = RoomPacing((), interval=1.0, period=1.0)
         self._connects = -1
         """The driver's connection count when everything was last published."""
         self._rules_dirty = True
@@ -200,7 +168,13 @@ class ControlPlane:
         }
         self._point_room = {p.id: room.id for room in rooms for p in room.points.values()}
         self._actuator_room = {a.id: room.id for room in rooms for a in room.actuators.values()}
-        self._room_rate = self.settings.room_rate(len(self._rooms))
+        settings = self.settings
+        self._pacing = RoomPacing(
+            self._rooms,
+            interval=settings.room_interval,
+            period=settings.tick,
+            per_tick=settings.max_rooms_per_tick,
+        )
         self._started_at = controller.clock.now()
         bus = controller.bus
         self._subscriptions = [
@@ -212,8 +186,9 @@ class ControlPlane:
             bus.subscribe(OverrideChanged, self._on_override_changed),
             bus.subscribe(RulesChanged, self._on_rules_changed),
         ]
-        driver.subscribe(self._topics.requests, self._on_request)
-        self._task = asyncio.create_task(self._publisher(), name="controlplane")
+        driver.subscribe(self._topics.requests, self.handle_request)
+        if self.settings.ticking:
+            self._task = asyncio.create_task(self._publisher(), name="controlplane")
 
     async def stop(self) -> None:
         await end_task(self._task)
@@ -227,7 +202,7 @@ class ControlPlane:
         with contextlib.suppress(CampusError):
             driver.unsubscribe(self._topics.requests)
         if driver.connected:
-            self._flush_all(rooms_now=True)
+            self._flush_all(time.monotonic(), rooms_now=True)
 
     # -- what requests call back ----------------------------------------------------------------
 
@@ -245,10 +220,7 @@ class ControlPlane:
         """An actuator's holders changed (override, release, expiry): publish its room at once."""
         room_id = self._actuator_room.get(event.actuator)
         if room_id is not None:
-            if self._cool_until.pop(room_id, None) is not None:
-                self._waiting.discard(room_id)
-            self._ready[room_id] = None
-            self._ready.move_to_end(room_id, last=False)
+            self._pacing.urgent(room_id)
 
     def _on_rules_changed(self, event: RulesChanged) -> None:
         """A rule was enabled/disabled (or all reloaded: None), whoever asked: the rules summary
@@ -256,14 +228,15 @@ class ControlPlane:
         self._rules_dirty = True
         self._rules_at = 0.0
         engine = self.controller.engine
+        changed = self._pacing.changed
         for info in engine.instances(rule_id=event.rule):
-            self._dirty[info.room] = None
+            changed[info.room] = None
 
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
     def _on_readings(self, batch: Readings) -> None:
         point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
-        last, dirty = self._last, self._dirty
+        last, changed = self._last, self._pacing.changed
         for message in batch.messages:
             for reading in message:
                 point = reading.point
@@ -282,7 +255,7 @@ class ControlPlane:
                         else:
                             self.recent.add_reading(point, ts, value)
                 last[point] = reading
-                dirty[room_id] = None
+                changed[room_id] = None
 
     def _on_event(self, event: object) -> None:
         message = event_message(event)
@@ -290,9 +263,9 @@ class ControlPlane:
             return
         self.recent.add_event(message)
         if isinstance(message, wire.CommandEvent):
-            self._dirty[message.room] = None
+            self._pacing.changed[message.room] = None
         elif isinstance(message, wire.TransitionEvent):
-            self._dirty[message.room] = None
+            self._pacing.changed[message.room] = None
             self._rules_dirty = True
             kept = self._transitions.setdefault(message.rule, deque(maxlen=TRANSITIONS_KEPT))
             kept.append(message)
@@ -301,7 +274,8 @@ class ControlPlane:
         if self._driver is not None and self._driver.connected:
             self._driver.publish(self._topics.events, wire.encode(message), qos=0)
 
-    def _on_request(self, topic: str, payload: bytes) -> None:
+    def handle_request(self, topic: str, payload: bytes) -> None:
+        """Answer one request (the driver's callback for ``request/+``)."""
         shard = self.settings.shard
         if shard is not None and not answers(shard, payload):
             return
@@ -327,21 +301,22 @@ class ControlPlane:
         while True:
             await self.controller.hold_off()
             try:
-                self._publish_due()
+                self.publish_due()
             except Exception:
                 log.exception("control plane: publishing failed; trying again")
-            busy = self._ready or self._waiting or self._dirty
-            await asyncio.sleep(tick if busy else idle)
+            await asyncio.sleep(tick if self._pacing.busy else idle)
 
-    def _publish_due(self) -> None:
+    def publish_due(self, now: float | None = None) -> None:
+        """One tick: publish what is due at monotonic time `now` (default: now), everything
+        retained after a (re)connect; the publisher task calls it every tick."""
         driver = self._driver
         if driver is None or not driver.connected:
             return
+        now = time.monotonic() if now is None else now
         if driver.stats.connects != self._connects:
             # (re)connected, however briefly it was down: the broker may have lost everything
             self._connects = driver.stats.connects
-            self._flush_all(rooms_now=False)
-        now = time.monotonic()
+            self._flush_all(now, rooms_now=False)
         settings = self.settings
         if now - self._heartbeat_at >= settings.heartbeat:
             self._publish_controller(now)
@@ -349,29 +324,23 @@ class ControlPlane:
             self._publish_alarms()
         if self._rules_dirty and now - self._rules_at >= settings.rules_interval:
             self._publish_rules(now)
-        self._publish_rooms(now)
+        self._pacing.tick(now, self._publish_room, driver.input_waiting)
 
-    def _flush_all(self, rooms_now: bool) -> None:
+    def _flush_all(self, now: float, rooms_now: bool) -> None:
         """Everything retained: at once, but the rooms only with `rooms_now` (on stop); else
         (on connect, after a reconnect) the rooms are queued for the next ticks' slices."""
         driver = self._driver
         assert driver is not None
-        now = time.monotonic()
         shard = self.settings.shard
         described = self.controller.campus if shard is None else shard.whole
         driver.publish(self._topics.campus, wire.encode(campus_message(described)), 1, True)
         self._publish_controller(now)
         self._publish_alarms()
         self._publish_rules(now)
-        self._dirty = {}
-        self._waiting.clear()
-        self._cooling.clear()
-        self._cool_until.clear()
-        self._ready = OrderedDict.fromkeys(self._views)
-        self._sliced_at = now
-        self._backlog = True
         if rooms_now:
-            self._publish_slice(now, len(self._ready), give_way=False)
+            self._pacing.publish_all(now, self._publish_room)
+        else:
+            self._pacing.restart(now)
 
     def _publish_controller(self, now: float) -> None:
         controller = self.controller
@@ -411,70 +380,27 @@ class ControlPlane:
         self._rules_dirty = False
         self._rules_at = now
 
-    def _publish_rooms(self, now: float) -> None:
-        """Queue the rooms that changed and whose interval is over; publish the next slice.
-
-        Each step costs in proportion to what changed, not to the campus: rooms marked dirty
-        since the last tick are looked at once, cooling rooms leave in time order."""
-        ready, waiting, cool_until = self._ready, self._waiting, self._cool_until
-        owed = self._owed
-        if self._dirty:
-            dirty, self._dirty = self._dirty, {}
-            for room_id in dirty:
-                if room_id in cool_until:
-                    waiting.add(room_id)
-                elif room_id in self._views:
-                    ready[room_id] = None
-        cooling = self._cooling
-        while cooling and cooling[0][0] <= now:
-            until, room_id = cooling.popleft()
-            if cool_until.get(room_id) != until:
-                continue  # published again since (touched)
-            del cool_until[room_id]
-            if room_id in waiting:
-                waiting.remove(room_id)
-                ready[room_id] = None
-        self._owed = 0
-        if ready:
-            settings = self.settings
-            tick = settings.tick
-            # the time since the last tick, if rooms were already waiting then (no credit for
-            # the time the plane idled)
-            elapsed = min(now - self._sliced_at, CATCH_UP * tick) if self._backlog else tick
-            per_tick = settings.max_rooms_per_tick or math.ceil(self._room_rate * tick)
-            count = settings.max_rooms_per_tick or math.ceil(self._room_rate * elapsed)
-            # with what the last slice left when it gave way, within a late tick's bound; that
-            # one does not give way, so that a flood of readings cannot starve the rooms
-            count = min(max(1, count) + owed, CATCH_UP * per_tick)
-            self._owed = self._publish_slice(now, count, give_way=not owed)
-        self._backlog = bool(ready)
-        self._sliced_at = now
-
-    def _publish_slice(self, now: float, count: int, *, give_way: bool) -> int:
-        """Publish up to `count` rooms from the front of the ready queue; with `give_way`, stop
-        early when readings wait on the broker's socket, and return how many of `count` are
-        left (the next tick publishes them on top of its own slice)."""
+    def _publish_room(self, room_id: str) -> None:
         driver = self._driver
         assert driver is not None
+        view = self._views[room_id]
         controller = self.controller
-        engine, last, clock_now = controller.engine, self._last, controller.clock.now()
-        ready, views = self._ready, self._views
-        until = now + self.settings.room_interval
-        count = min(count, len(ready))
-        while count:
-            room_id = ready.popitem(last=False)[0]
-            view = views[room_id]
-            driver.publish(view.topic, view.message(engine, last, clock_now), 0, True)
-            self._cool_until[room_id] = until
-            self._cooling.append((until, room_id))
-            count -= 1
-            if give_way and count and driver.input_waiting():
-                return min(count, len(ready))
-        return 0
+        message = view.message(controller.engine, self._last, controller.clock.now())
+        driver.publish(view.topic, message, 0, True)
 
-    def _room_message(self, room_id: str, now: float) -> bytes:
-        """One room's retained message as it would be published now (tests, benchmarks)."""
+    def room_message(self, room_id: str, now: float) -> bytes:
+        """One room's retained message as it would be published at clock time `now`."""
         return self._views[room_id].message(self.controller.engine, self._last, now)
+
+    @property
+    def pacing(self) -> RoomPacing:
+        """When room messages go out (its counters, for tests and the soak)."""
+        return self._pacing
+
+    def last(self, point_id: str) -> Reading | None:
+        """The last reading of a point, or the last state an actuator reported, in the rooms
+        this plane publishes."""
+        return self._last.get(point_id)
 
     def _publish(self, topic: str, message: object) -> None:
         assert self._driver is not None

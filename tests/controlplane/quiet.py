@@ -3,6 +3,7 @@ what would be published, for unit tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -89,8 +90,9 @@ async def quiet_plane(
     rules: list[Path] | None = None,
 ) -> QuietPlane:
     """The control plane started on `campus` with `rules`, by default `rooms` classrooms of
-    bench.engine (5 points, 2 actuators, 5 rules each); its publishing task is cancelled, so
-    tests drive it by hand (`_publish_due`, `_publish_rooms`). `keep`: record publications."""
+    bench.engine (5 points, 2 actuators, 5 rules each); it does not tick by itself
+    (`ControlPlaneSettings.ticking` off), so tests drive it with `publish_due(now)`. `keep`:
+    record publications."""
     with tempfile.TemporaryDirectory() as folder:
         if campus is None:
             campus = campus_of(rooms)
@@ -102,7 +104,7 @@ async def quiet_plane(
     assert ruleset.rules, ruleset.problems
     clock = VirtualClock(START)
     driver = QuietDriver(campus, clock, keep)
-    plane = ControlPlane(settings)
+    plane = ControlPlane(dataclasses.replace(settings or ControlPlaneSettings(), ticking=False))
     quiet = logging.getLogger("campusctl.controller")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # no "not bound" warning for every actuator
@@ -111,6 +113,4 @@ async def quiet_plane(
     finally:
         quiet.setLevel(level)
     await plane.start(controller)
-    assert plane._task is not None
-    plane._task.cancel()
     return QuietPlane(plane, controller, driver, clock, [r.id for r in campus.rooms])

@@ -5,7 +5,6 @@ connection dropped."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -43,14 +42,14 @@ async def held_back(plane: ControlPlane, room_id: str) -> None:
     """Wait until `room_id` was published under the LONG interval (so only a flush publishes it
     again)."""
     await wait_for(
-        lambda: plane._cool_until.get(room_id, 0.0) > time.monotonic() + LONG / 2,
+        lambda: (plane.pacing.cool_until(room_id) or 0.0) > time.monotonic() + LONG / 2,
         f"{room_id} published and then held back",
     )
 
 
 def hold_rooms_back(campus: RunningCampus) -> ControlPlane:
     plane = campus.plane
-    plane.settings = dataclasses.replace(plane.settings, room_interval=LONG)
+    plane.pacing.interval = LONG  # from the next room published on
     return plane
 
 
@@ -123,12 +122,16 @@ async def test_the_final_state_is_retained_when_the_controller_stops(
             sent_at = campus.clock.now()
             send_co2(sensor, "r103", 4321.0)
             await wait_for(
-                lambda: plane._last["main.r103.co2"].ts >= sent_at, "the plane saw co2=4321"
+                lambda: getattr(plane.last("main.r103.co2"), "ts", 0.0) >= sent_at,
+                "the plane saw co2=4321",
             )
-            await asyncio.sleep(0.3)
-            assert plane._cool_until["main.r103"] > time.monotonic(), "it must wait for the stop"
+            await asyncio.sleep(0.3)  # ticks that must not publish r103 (it is cooling)
+            cooling = plane.pacing.cool_until("main.r103") or 0.0
+            assert cooling > time.monotonic(), "it must wait for the stop"
             stopping = campus.clock.now()
-        final = plane._last["main.r103.co2"].value
+        seen = plane.last("main.r103.co2")
+        assert seen is not None
+        final = seen.value
         client = PlaneClient(broker, campus.site)
         try:
             await wait_for(lambda: client.latest("room/main/r103"), "r103's retained state")
@@ -174,7 +177,7 @@ async def test_after_the_connection_drops_every_room_is_published_again(
             kicker.loop_stop()
             await wait_for(lambda: driver.stats.connects > connects, "the controller back")
             await wait_for(lambda: client.latest("room/main/r101"), "r101's state again", 5)
-            assert plane._cool_until["main.r101"] > time.monotonic() + LONG / 2
+            assert (plane.pacing.cool_until("main.r101") or 0.0) > time.monotonic() + LONG / 2
         finally:
             client.close()
             sensor.loop_stop()

@@ -1,5 +1,6 @@
-"""How the control plane paces room messages and at which QoS it publishes, without a broker:
-the plane's ticks are driven by hand with made-up monotonic times."""
+"""When room messages go out: RoomPacing on its own (pure logic, made-up monotonic times), then
+the control plane that uses it, without a broker (its ticks driven by hand), and at which QoS
+the plane publishes."""
 
 from __future__ import annotations
 
@@ -7,135 +8,187 @@ import math
 
 from bench.engine import START
 from campus.types import Quality, Reading
-from controller.controlplane import DRAIN
+from controller.controlplane_pacing import CATCH_UP, DRAIN, RoomPacing
 from controller.events import Readings
 from tests.controlplane.quiet import QuietPlane, quiet_plane
 from tests.support.aio import run_async
 
-
-def connect(quiet: QuietPlane) -> float:
-    """The driver says it is connected; the first tick publishes what is retained. Its time
-    (when it looked at the rooms: the ticks that follow count from there)."""
-    quiet.driver.up = True
-    quiet.plane._publish_due()
-    return quiet.plane._sliced_at
+TICK = 0.01
+T0 = 1000.0
 
 
-def tick_until(quiet: QuietPlane, start: float, end: float) -> list[list[str]]:
-    """Ticks every `tick` after `start` until `end`; the rooms each one published."""
-    tick = quiet.plane.settings.tick
-    slices = []
-    for n in range(1, math.floor((end - start) / tick + 1e-9) + 1):
-        before = len(quiet.rooms_sent())
-        quiet.plane._publish_rooms(start + n * tick)
-        slices.append(quiet.rooms_sent()[before:])
-    return slices
+class Recorder:
+    """What a pacing publishes, and whether readings wait (`waiting_after`: once this many
+    rooms were published)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.waiting_after: int | None = None
+
+    def publish(self, room_id: str) -> None:
+        self.sent.append(room_id)
+
+    def readings_waiting(self) -> bool:
+        return self.waiting_after is not None and len(self.sent) >= self.waiting_after
 
 
-@run_async
-async def test_a_campus_wide_change_goes_out_in_small_slices_within_the_interval() -> None:
-    quiet = await quiet_plane(1000, keep=True)
-    settings = quiet.plane.settings
-    start = connect(quiet)
-    slices = tick_until(quiet, start, start + DRAIN * settings.room_interval + 2 * settings.tick)
-    per_tick = math.ceil(1000 * settings.tick / (DRAIN * settings.room_interval))
+def pacing_of(rooms: int) -> tuple[RoomPacing, Recorder, list[str]]:
+    """A pacing of `rooms` rooms, all due from T0 (as after a connect), and its recorder."""
+    ids = [f"b1.r{n:04d}" for n in range(rooms)]
+    pacing = RoomPacing(ids, interval=1.0, period=TICK)
+    pacing.restart(T0)
+    return pacing, Recorder(), ids
+
+
+def tick(pacing: RoomPacing, out: Recorder, now: float) -> list[str]:
+    """One tick at `now`: the rooms it published."""
+    before = len(out.sent)
+    pacing.tick(now, out.publish, out.readings_waiting)
+    return out.sent[before:]
+
+
+def ticks(pacing: RoomPacing, out: Recorder, start: float, end: float) -> list[list[str]]:
+    """Ticks every TICK after `start` until `end`; the rooms each one published."""
+    steps = math.floor((end - start) / TICK + 1e-9)
+    return [tick(pacing, out, start + n * TICK) for n in range(1, steps + 1)]
+
+
+def published(pacing: RoomPacing, out: Recorder, start: float, end: float) -> list[str]:
+    """The rooms the ticks between `start` and `end` published, in order."""
+    return [room for slice_ in ticks(pacing, out, start, end) for room in slice_]
+
+
+def test_a_campus_wide_change_goes_out_in_small_slices_within_the_interval() -> None:
+    pacing, out, rooms = pacing_of(1000)
+    slices = ticks(pacing, out, T0 - TICK, T0 + DRAIN + 2 * TICK)
+    per_tick = math.ceil(1000 * TICK / DRAIN)
     assert per_tick == 13
     assert max(len(s) for s in slices) <= per_tick + 1, "a tick published too many rooms"
-    assert sorted(quiet.rooms_sent()) == sorted(quiet.rooms), "not every room within 0.8 s"
-    assert len(quiet.rooms_sent()) == 1000, "a room was published twice"
+    assert sorted(out.sent) == rooms, "not every room within 0.8 s"
+    assert len(out.sent) == 1000, "a room was published twice"
+    assert not pacing.busy
 
 
-@run_async
-async def test_a_late_tick_publishes_for_the_time_it_missed_but_no_more_than_ten() -> None:
-    quiet = await quiet_plane(1000, keep=True)
-    start = connect(quiet)
-    before = len(quiet.rooms_sent())
-    quiet.plane._publish_rooms(start + 0.05)  # five ticks late
-    assert 60 <= len(quiet.rooms_sent()) - before <= 70
-    before = len(quiet.rooms_sent())
-    quiet.plane._publish_rooms(start + 10.0)  # the loop was stuck for 10 s
-    assert len(quiet.rooms_sent()) - before <= 10 * 13 + 1
+def test_a_late_tick_publishes_for_the_time_it_missed_but_no_more_than_ten() -> None:
+    pacing, out, _ = pacing_of(1000)
+    tick(pacing, out, T0)
+    assert 60 <= len(tick(pacing, out, T0 + 0.05)) <= 70  # five ticks late
+    assert len(tick(pacing, out, T0 + 10.0)) <= CATCH_UP * 13 + 1  # the loop was stuck 10 s
 
 
-@run_async
-async def test_a_changed_room_is_published_once_its_interval_is_over_not_before() -> None:
-    quiet = await quiet_plane(3, keep=True)
-    plane, tick = quiet.plane, quiet.plane.settings.tick
-    start = connect(quiet)
-    tick_until(quiet, start, start + 0.1)
-    assert sorted(quiet.rooms_sent()) == sorted(quiet.rooms)
-    room = quiet.rooms[0]
-    over = plane._cool_until[room]  # its first message + room_interval
-    assert over - start <= plane.settings.room_interval + 0.1
-    plane._on_readings(Readings([[Reading(f"{room}.co2", 900.0, START + 1)]]))
-    sent = len(quiet.rooms_sent())
-    tick_until(quiet, start + 0.1, over - tick / 2)
-    assert quiet.rooms_sent()[sent:] == [], "published again within the interval"
-    tick_until(quiet, over - tick / 2, over + tick / 2)
-    assert quiet.rooms_sent()[sent:] == [room], "not published once the interval was over"
-    assert b'"co2":{"value":900.0,' in quiet.driver.published[-1].payload
-    sent = len(quiet.rooms_sent())
-    tick_until(quiet, over + tick / 2, over + 3)
-    assert quiet.rooms_sent()[sent:] == [], "published again without a change"
+def test_a_changed_room_is_published_once_its_interval_is_over_not_before() -> None:
+    pacing, out, rooms = pacing_of(3)
+    ticks(pacing, out, T0 - TICK, T0 + 0.1)
+    assert sorted(out.sent) == rooms
+    room = rooms[0]
+    over = pacing.cool_until(room)
+    assert over is not None
+    assert over - T0 <= 1.0 + 0.1
+    pacing.changed[room] = None
+    within = published(pacing, out, T0 + 0.1, over - TICK / 2)
+    assert within == [], "published again within the interval"
+    assert published(pacing, out, over - TICK / 2, over + TICK / 2) == [room]
+    assert published(pacing, out, over + TICK / 2, over + 3) == [], "again without a change"
 
 
-@run_async
-async def test_a_slice_stops_for_readings_waiting_and_the_next_tick_publishes_its_rest() -> None:
-    quiet = await quiet_plane(1000, keep=True)
-    plane, tick = quiet.plane, quiet.plane.settings.tick
-    start = connect(quiet)
-    done = len(quiet.rooms_sent())  # the first slice, with everything retained
-    quiet.driver.input_after = quiet.driver.sent + 3  # readings arrive during the third room
-    plane._publish_rooms(start + tick)
-    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 3]
-    quiet.driver.input_after = None  # the loop handled them
-    plane._publish_rooms(start + 2 * tick)
-    assert quiet.rooms_sent()[done:] == quiet.rooms[done : done + 26], "10 left + 13"
-    plane._publish_rooms(start + 3 * tick)
-    assert len(quiet.rooms_sent()) - done == 39, "then as usual"
+def test_a_slice_stops_for_readings_waiting_and_the_next_tick_publishes_its_rest() -> None:
+    pacing, out, rooms = pacing_of(1000)
+    first = tick(pacing, out, T0)  # the first slice
+    done = len(first)
+    out.waiting_after = done + 3  # readings arrive during the third room
+    assert tick(pacing, out, T0 + TICK) == rooms[done : done + 3]
+    out.waiting_after = None  # the loop handled them
+    assert tick(pacing, out, T0 + 2 * TICK) == rooms[done + 3 : done + 26], "10 left + 13"
+    assert len(tick(pacing, out, T0 + 3 * TICK)) == 13, "then as usual"
 
 
-@run_async
-async def test_under_a_flood_of_readings_every_other_slice_is_whole() -> None:
-    quiet = await quiet_plane(1000, keep=True)
-    plane, tick = quiet.plane, quiet.plane.settings.tick
-    start = connect(quiet)
-    quiet.driver.input_after = 0  # readings always waiting
-    counts = []
-    for n in range(1, 7):
-        before = len(quiet.rooms_sent())
-        plane._publish_rooms(start + n * tick)
-        counts.append(len(quiet.rooms_sent()) - before)
+def test_under_a_flood_of_readings_every_other_slice_is_whole() -> None:
+    pacing, out, _ = pacing_of(1000)
+    tick(pacing, out, T0)
+    out.waiting_after = 0  # readings always waiting
+    counts = [len(tick(pacing, out, T0 + n * TICK)) for n in range(1, 7)]
     assert counts == [1, 25] * 3, "a slice that owes rooms from the last one gives way to none"
+
+
+def test_an_urgent_room_goes_first_even_while_cooling() -> None:
+    pacing, out, rooms = pacing_of(1000)
+    ticks(pacing, out, T0 - TICK, T0 + 0.05)
+    published, last = out.sent[0], rooms[-1]
+    assert pacing.cool_until(published) is not None
+    pacing.urgent(published)
+    pacing.urgent(last)
+    pacing.urgent("not.a.room")
+    assert tick(pacing, out, T0 + 0.06)[:2] == [last, published]
+
+
+def test_publish_all_publishes_every_room_once_and_unknown_rooms_never() -> None:
+    pacing, out, rooms = pacing_of(50)
+    tick(pacing, out, T0)
+    pacing.changed["elsewhere.r1"] = None
+    assert pacing.publish_all(T0 + TICK, out.publish) == 50
+    assert sorted(out.sent[1:]) == rooms
+    assert published(pacing, out, T0 + TICK, T0 + 3) == []
+
+
+# -- the control plane that uses it ---------------------------------------------------------
+
+
+def connect(quiet: QuietPlane) -> float:
+    """The driver says it is connected; the first tick publishes what is retained. Its time."""
+    quiet.driver.up = True
+    quiet.plane.publish_due(T0)
+    return T0
 
 
 @run_async
 async def test_an_override_publishes_its_room_at_the_next_tick_ahead_of_the_queue() -> None:
     quiet = await quiet_plane(1000, keep=True)
     start = connect(quiet)
-    tick_until(quiet, start, start + 0.05)
+    for n in range(1, 6):
+        quiet.plane.publish_due(start + n * TICK)
     published = quiet.rooms_sent()[0]
     quiet.controller.override(f"{published}.lights", True, START + 3600, "alice")
     last = quiet.rooms[-1]
     quiet.controller.override(f"{last}.lights", True, START + 3600, "alice")
     sent = len(quiet.rooms_sent())
-    quiet.plane._publish_rooms(start + 0.06)
+    quiet.plane.publish_due(start + 0.06)
     assert quiet.rooms_sent()[sent : sent + 2] == [last, published]
+
+
+@run_async
+async def test_a_reading_marks_its_room_changed_and_its_message_says_so() -> None:
+    quiet = await quiet_plane(3, keep=True)
+    plane = quiet.plane
+    start = connect(quiet)
+    for n in range(1, 11):
+        plane.publish_due(start + n * TICK)
+    room = quiet.rooms[0]
+    over = plane.pacing.cool_until(room)
+    assert over is not None
+    quiet.controller.bus.emit(Readings([[Reading(f"{room}.co2", 900.0, START + 1)]]))
+    assert plane.pacing.changed == {room: None}
+    sent = len(quiet.rooms_sent())
+    plane.publish_due(over + TICK / 2)
+    assert quiet.rooms_sent()[sent:] == [room]
+    assert b'"co2":{"value":900.0,' in quiet.driver.published[-1].payload
 
 
 @run_async
 async def test_readings_of_rooms_it_does_not_publish_cost_nothing() -> None:
     quiet = await quiet_plane(2, keep=True)
-    plane = quiet.plane
-    plane._on_readings(Readings([[Reading("elsewhere.r1.co2", 500.0, START)]]))
-    assert plane._last == {}
-    assert plane._dirty == {}
+    plane, bus = quiet.plane, quiet.controller.bus
+    bus.emit(Readings([[Reading("elsewhere.r1.co2", 500.0, START)]]))
+    assert plane.last("elsewhere.r1.co2") is None
+    assert plane.pacing.changed == {}
     assert plane.recent.by_point == {}
     room = quiet.rooms[1]
-    plane._on_readings(Readings([[Reading(f"{room}.lights", True, START)]]))  # a report: no history
-    plane._on_readings(Readings([[Reading(f"{room}.co2", None, START, Quality.UNAVAILABLE)]]))
-    assert set(plane._last) == {f"{room}.lights", f"{room}.co2"}
-    assert plane._dirty == {room: None}
+    bus.emit(Readings([[Reading(f"{room}.lights", True, START)]]))  # a report: no history
+    bus.emit(Readings([[Reading(f"{room}.co2", None, START, Quality.UNAVAILABLE)]]))
+    assert plane.last(f"{room}.lights") == Reading(f"{room}.lights", True, START)
+    seen = plane.last(f"{room}.co2")
+    assert seen is not None
+    assert seen.quality is Quality.UNAVAILABLE
+    assert plane.pacing.changed == {room: None}
     assert plane.recent.by_point == {}
 
 
@@ -143,9 +196,10 @@ async def test_readings_of_rooms_it_does_not_publish_cost_nothing() -> None:
 async def test_retained_state_is_qos0_the_campus_and_answers_qos1() -> None:
     quiet = await quiet_plane(3, keep=True)
     start = connect(quiet)
-    tick_until(quiet, start, start + 0.1)
+    for n in range(1, 11):
+        quiet.plane.publish_due(start + n * TICK)
     plane, base = quiet.plane, quiet.plane.topics.base
-    plane._on_request(plane.topics.request("events"), b'{"limit": 1, "transaction": 1}')
+    plane.handle_request(plane.topics.request("events"), b'{"limit": 1, "transaction": 1}')
     qos = {(s.topic.removeprefix(base + "/"), s.qos, s.retain) for s in quiet.driver.published}
     rooms = {(f"room/b1/r{n:04d}", 0, True) for n in range(3)}
     assert rooms <= qos
@@ -163,7 +217,8 @@ async def test_retained_state_is_qos0_the_campus_and_answers_qos1() -> None:
 async def test_stopping_publishes_every_room_at_once() -> None:
     quiet = await quiet_plane(1000, keep=True)
     start = connect(quiet)
-    tick_until(quiet, start, start + 0.05)
+    for n in range(1, 6):
+        quiet.plane.publish_due(start + n * TICK)
     sent = len(quiet.rooms_sent())
     await quiet.plane.stop()
     assert sorted(quiet.rooms_sent()[sent:]) == sorted(quiet.rooms)
