@@ -90,14 +90,21 @@ def parse_topic(topic: str) -> Topic | None:
 
 
 SITES_FILTER = f"{PREFIX}/+/{Kind.CONTROLLER.value}/#"
-"""Every controller's heartbeat message on a broker: how readers find the sites."""
+"""Every controller's message on a broker (shards' included): how readers find the sites."""
 
 
 @dataclass(frozen=True, slots=True)
 class Topics:
-    """The topics of one site: ``campusctl/<site>/...``."""
+    """The topics of one site, ``campusctl/<site>/...``, as one controller writes them.
+
+    `shard`: the controller's shard name when several share the site (docs/scaling.md); its
+    own status, heartbeat, controller, rules and alarms topics then end in ``/<shard>``, so no
+    shard overwrites another's and readers merge them (`merge_*` below, the devices' fallback
+    per building). The campus description, rooms, events and requests are the site's.
+    """
 
     site: str
+    shard: str = ""
 
     @property
     def base(self) -> str:
@@ -112,17 +119,21 @@ class Topics:
         topic = f"{self.base}/{kind.value}"
         return f"{topic}/{rest}" if rest else topic
 
+    def every(self, kind: Kind) -> str:
+        """The filter for a per-controller kind from every shard (and an unsharded one)."""
+        return f"{self.of(kind)}/#"
+
     @property
     def status(self) -> str:
-        return self.of(Kind.STATUS)
+        return self.of(Kind.STATUS, self.shard)
 
     @property
     def heartbeat(self) -> str:
-        return self.of(Kind.HEARTBEAT)
+        return self.of(Kind.HEARTBEAT, self.shard)
 
     @property
     def controller(self) -> str:
-        return self.of(Kind.CONTROLLER)
+        return self.of(Kind.CONTROLLER, self.shard)
 
     @property
     def campus(self) -> str:
@@ -130,11 +141,11 @@ class Topics:
 
     @property
     def alarms(self) -> str:
-        return self.of(Kind.ALARMS)
+        return self.of(Kind.ALARMS, self.shard)
 
     @property
     def rules(self) -> str:
-        return self.of(Kind.RULES)
+        return self.of(Kind.RULES, self.shard)
 
     @property
     def events(self) -> str:
@@ -148,10 +159,11 @@ class Topics:
     def room(self, building: str, key: str) -> str:
         return self.of(Kind.ROOM, f"{building}/{key}")
 
-    def shard(self, name: str) -> str:
+    def claim(self, name: str) -> str:
+        """Where shard `name` keeps its claim (``shard/<name>``)."""
         return self.of(Kind.SHARD, name)
 
-    def shard_probe(self, name: str) -> str:
+    def claim_probe(self, name: str) -> str:
         """Where a starting shard echoes itself a message: once it is back, the retained
         claims sent before it have all arrived (controller/shard.py)."""
         return f"{self.base}/shard-probe/{name}"
@@ -385,6 +397,8 @@ class ControllerMessage:
     """``controller``: who runs the site and its clock, refreshed every `heartbeat` seconds."""
 
     site: str
+    shard: str
+    """The controller's shard ("" when one controller runs the whole site)."""
     name: str
     timezone: str = fallback("UTC")
     now: float
@@ -400,12 +414,13 @@ class ControllerMessage:
 
 @dataclass(slots=True, kw_only=True)
 class HeartbeatMessage:
-    """``heartbeat``, for the devices' own fallback logic: they fall back when
-    `fallback_after` of these are missed."""
+    """``heartbeat``, for the devices' own fallback logic: the devices of `buildings` (empty:
+    every building of the site) fall back when `fallback_after` of these are missed."""
 
     ts: float
     interval: float
     fallback_after: int
+    buildings: list[str]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -416,6 +431,67 @@ class ShardClaim:
     buildings: list[str]
     client_id: str
     since: float
+
+
+# -- what readers merge when several shards run the site ---------------------------------------
+
+
+def merge_controllers(messages: list[ControllerMessage]) -> ControllerMessage | None:
+    """The site's controllers as one: counts summed, the latest clock, the earliest start."""
+    if not messages:
+        return None
+    if len(messages) == 1:
+        return messages[0]
+    first = messages[0]
+    return ControllerMessage(
+        site=first.site,
+        shard="",
+        name=first.name,
+        timezone=first.timezone,
+        now=max(m.now for m in messages),
+        speed=first.speed,
+        started=min(m.started for m in messages),
+        rooms=sum(m.rooms for m in messages),
+        rules=max(m.rules for m in messages),
+        readings=sum(m.readings for m in messages),
+        commands=sum(m.commands for m in messages),
+        heartbeat=min(m.heartbeat for m in messages),
+    )
+
+
+TRANSITIONS_SHOWN = 5
+"""A merged rule keeps this many of its newest transitions."""
+
+
+def merge_rules(messages: list[RulesMessage]) -> RulesMessage:
+    """The site's rules from every shard's summary: each rule once, in first-seen order, its
+    instance counts summed, its rooms, skipped rooms and newest transitions from all; disabled
+    if any shard has it disabled (a request disables it in all)."""
+    if len(messages) == 1:
+        return messages[0]
+    merged: dict[str, RuleInfo] = {}
+    for message in messages:
+        for rule in message.rules:
+            kept = merged.get(rule.id)
+            if kept is None:
+                merged[rule.id] = dataclasses.replace(
+                    rule,
+                    rooms=list(rule.rooms),
+                    skipped=list(rule.skipped),
+                    states=dict(rule.states),
+                    transitions=list(rule.transitions),
+                )
+                continue
+            kept.enabled = kept.enabled and rule.enabled
+            kept.rooms += [r for r in rule.rooms if r not in kept.rooms]
+            kept.skipped += [s for s in rule.skipped if s not in kept.skipped]
+            for state, count in rule.states.items():
+                kept.states[state] = kept.states.get(state, 0) + count
+            kept.transitions = sorted(kept.transitions + rule.transitions, key=lambda t: t.ts)[
+                -TRANSITIONS_SHOWN:
+            ]
+    problems = list(dict.fromkeys(p for m in messages for p in m.problems))
+    return RulesMessage(rules=list(merged.values()), problems=problems)
 
 
 # -- the event stream (not retained) -------------------------------------------------------------
@@ -536,7 +612,7 @@ _TOPIC_RESTS = {
 
 def topic_pattern(kind: Kind) -> str:
     """``campusctl/<site>/room/<building>/<room>``: the topics of a kind, in words (a shard's
-    alarm list adds ``/<shard>`` to ``alarms``)."""
+    status, heartbeat, controller, rules and alarms add ``/<shard>``)."""
     return f"{PREFIX}/<site>/{kind.value}{_TOPIC_RESTS.get(kind, '')}"
 
 

@@ -99,7 +99,8 @@ class ControlPlaneSettings:
     (docs/security.md)."""
     shard: Shard | None = None
     """A shard (controller.shard) publishes its owned rooms, the whole campus's description,
-    and its alarms on ``alarms/<shard>`` so shards never overwrite each other's list."""
+    and its own status, controller, rules and alarms on ``<kind>/<shard>`` (wire.Topics), so
+    shards never overwrite each other's; readers merge them."""
 
     def __post_init__(self) -> None:
         for name in ("room_interval", "rules_interval", "heartbeat", "tick"):
@@ -159,8 +160,8 @@ class ControlPlane:
             return
         self._controller = controller
         self._driver = driver
-        self._topics = wire.Topics(controller.campus.site.id)
         shard = self.settings.shard
+        self._topics = wire.Topics(controller.campus.site.id, "" if shard is None else shard.name)
         rooms = controller.campus.rooms if shard is None else shard.owned_rooms(controller.campus)
         self._rooms = {room.id: room for room in rooms}
         self._views = {
@@ -348,6 +349,7 @@ class ControlPlane:
         site = controller.campus.site
         message = wire.ControllerMessage(
             site=site.id,
+            shard=self._topics.shard,
             name=site.name,
             timezone=site.timezone,
             now=clock.now(),
@@ -365,9 +367,8 @@ class ControlPlane:
     def _publish_alarms(self) -> None:
         controller = self.controller
         alarms = [alarm_message(a) for a in controller.alarms]
-        shard = self.settings.shard
-        topic = self._topics.alarms if shard is None else f"{self._topics.alarms}/{shard.name}"
-        self._publish(topic, wire.AlarmsMessage(ts=controller.clock.now(), alarms=alarms))
+        message = wire.AlarmsMessage(ts=controller.clock.now(), alarms=alarms)
+        self._publish(self._topics.alarms, message)
         self._alarms_dirty = False
 
     def _publish_rules(self, now: float) -> None:

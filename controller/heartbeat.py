@@ -44,6 +44,9 @@ class HeartbeatSettings:
     """Seconds of the controller's clock between two heartbeats."""
     fallback_after: int = 3
     """Missed heartbeats after which devices should fall back (advertised in each message)."""
+    shard: str = ""
+    """The controller's shard: it beats on ``heartbeat/<shard>`` for its own buildings only, so
+    a dead shard's devices fall back while the others beat ("": the whole site)."""
 
     def __post_init__(self) -> None:
         if not self.interval > 0:
@@ -70,7 +73,7 @@ class Heartbeat:
         if not isinstance(driver, MqttDriver):
             log.warning("no MQTT driver: no heartbeat, so devices cannot detect an outage")
             return
-        topic = wire.Topics(controller.campus.site.id).heartbeat
+        topic = wire.Topics(controller.campus.site.id, self.settings.shard).heartbeat
         self._task = asyncio.create_task(self._beat(controller, driver, topic), name="heartbeat")
 
     async def stop(self) -> None:
@@ -80,13 +83,17 @@ class Heartbeat:
     async def _beat(self, controller: Controller, driver: MqttDriver, topic: str) -> None:
         clock = controller.clock
         interval = self.settings.interval
+        buildings = [b.id for b in controller.campus.buildings] if self.settings.shard else []
         due = clock.now()
         while True:
             if not driver.connected:
                 await asyncio.sleep(RETRY)
                 continue
             message = wire.HeartbeatMessage(
-                ts=clock.now(), interval=interval, fallback_after=self.settings.fallback_after
+                ts=clock.now(),
+                interval=interval,
+                fallback_after=self.settings.fallback_after,
+                buildings=buildings,
             )
             driver.publish(topic, wire.encode(message), 0, True)
             self.sent += 1

@@ -137,10 +137,11 @@ def build_controller(
     campus: Campus, ruleset: RuleSet, clock: Clock, options: ServiceOptions
 ) -> Controller:
     site = campus.site.id
+    shard = "" if options.shard is None else options.shard.name
     mqtt = MqttSettings(
         url=options.broker_url,
         client_id=options.client_id or f"campusctl-{site}",
-        status_topic=wire.Topics(site).status,
+        status_topic=wire.Topics(site, shard).status,
     )
     drivers: list[Driver] = [MqttDriver(campus, mqtt, clock)]
     if campus.serial_ports:
@@ -159,7 +160,7 @@ def build_controller(
         extensions.append(historian)
     extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff, shard=options.shard)))
     if options.heartbeat > 0:
-        extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat)))
+        extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat, shard=shard)))
     extensions.append(Resync())
     warn_exposed(secret_files(campus, mqtt.endpoint(), options.history.token_file))
     saved = None

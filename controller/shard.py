@@ -135,9 +135,9 @@ class Claim:
         self.shard = shard
         self.client_id = client_id
         topics = wire.Topics(shard.whole.site.id)
-        self.filter = topics.shard("+")
-        self.topic = topics.shard(shard.name)
-        self._probe = topics.shard_probe(shard.name)
+        self.filter = topics.claim("+")
+        self.topic = topics.claim(shard.name)
+        self._probe = topics.claim_probe(shard.name)
         self._address = address
         self._client: mqtt.Client | None = None
         self._claims: dict[str, wire.ShardClaim | None] = {}

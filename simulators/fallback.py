@@ -49,10 +49,13 @@ class FallbackSettings:
 
 
 class Watchdog:
-    """The devices' timer: when the last live heartbeat came, and whether they fell back."""
+    """The timer of one building's devices: when the last live heartbeat for them came, and
+    whether they fell back. A heartbeat that names buildings (a shard's, docs/scaling.md)
+    counts only for those; one that names none counts for every building."""
 
-    def __init__(self, settings: FallbackSettings, start: float) -> None:
+    def __init__(self, settings: FallbackSettings, start: float, building: str = "") -> None:
         self.settings = settings
+        self.building = building
         self.interval = settings.interval
         self.last = start
         self.fallen_back = False
@@ -67,15 +70,26 @@ class Watchdog:
 
     def heartbeat(self, now: float, payload: bytes, retained: bool) -> None:
         """A heartbeat arrived at `now` (device clock); `retained`: replayed by the broker."""
-        interval = _interval(payload)
+        message = _message(payload)
+        if (
+            message
+            and self.building
+            and message.buildings
+            and self.building not in message.buildings
+        ):
+            return  # another shard's buildings
+        interval = _interval(message)
         if interval is not None:
             self.interval = interval
         if retained:
             return
         self.last = now
         if self.fallen_back:
-            log.info("controller heartbeat is back; devices wait for its commands")
+            log.info("controller heartbeat is back%s; devices wait for its commands", self._where())
         self.fallen_back = False
+
+    def _where(self) -> str:
+        return f" for building {self.building}" if self.building else ""
 
     def due(self, now: float) -> bool:
         """True once per outage: when the devices must fall back now."""
@@ -85,7 +99,8 @@ class Watchdog:
         self.fallbacks += 1
         self.fell_back_at = now
         log.warning(
-            "no controller heartbeat for %.0f s (%d missed): devices fall back to %s",
+            "no controller heartbeat%s for %.0f s (%d missed): devices fall back to %s",
+            self._where(),
             now - self.last,
             self.settings.missed,
             ", ".join(f"{name} {value}" for name, value in self.settings.safe.items()),
@@ -93,13 +108,17 @@ class Watchdog:
         return True
 
 
-def _interval(payload: bytes) -> float | None:
-    """The heartbeat's interval; None when the message has no usable one."""
+def _message(payload: bytes) -> wire.HeartbeatMessage | None:
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(data, dict) or "interval" not in data:
+    return wire.decode(wire.HeartbeatMessage, data) if isinstance(data, dict) else None
+
+
+def _interval(message: wire.HeartbeatMessage | None) -> float | None:
+    """The heartbeat's interval; None when the message has no usable one."""
+    if message is None or not message.interval:
         return None
-    value = wire.decode(wire.HeartbeatMessage, data).interval
+    value = message.interval
     return value if math.isfinite(value) and value > 0 else None

@@ -70,9 +70,13 @@ class SimulatorRunner:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.connected = asyncio.Event()
-        self.watchdog = None if fallback is None else Watchdog(fallback, world.now)
-        """The devices' heartbeat timer (simulators.fallback); None: devices never fall back."""
-        self._heartbeat_topic = wire.Topics(world.campus.site.id).heartbeat
+        buildings = [b.id for b in world.campus.buildings]
+        self.watchdogs = (
+            {} if fallback is None else {b: Watchdog(fallback, world.now, b) for b in buildings}
+        )
+        """Each building's heartbeat timer (simulators.fallback); none: devices never fall
+        back."""
+        self._heartbeats = wire.Topics(world.campus.site.id).every(wire.Kind.HEARTBEAT)
         self._stop = asyncio.Event()
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -95,8 +99,9 @@ class SimulatorRunner:
                     due.cancel()
                     break
                 self._publish(self.world.step(self.clock.now()))
-                if self.watchdog is not None and self.watchdog.due(self.world.now):
-                    self._publish(self.world.fall_back(self.watchdog.settings.safe))
+                for building, dog in self.watchdogs.items():
+                    if dog.due(self.world.now):
+                        self._publish(self.world.fall_back(dog.settings.safe, building))
         finally:
             stopped.cancel()
             await self._shutdown()
@@ -150,8 +155,8 @@ class SimulatorRunner:
             return
         log.info("connected to %s", self.broker)
         topics = self.world.command_topics()
-        if self.watchdog is not None:
-            topics = [*topics, self._heartbeat_topic]
+        if self.watchdogs:
+            topics = [*topics, self._heartbeats]  # the site's and every shard's
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):
             client.subscribe([(t, 1) for t in topics[i : i + SUBSCRIBE_CHUNK]])
         self._call(self._connected)
@@ -174,14 +179,16 @@ class SimulatorRunner:
         self._call(self._disconnected)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._heartbeat_topic:
+        parsed = wire.parse_topic(message.topic)
+        if parsed is not None and parsed.kind is wire.Kind.HEARTBEAT:
             self._call(self._heartbeat, bytes(message.payload), bool(message.retain))
             return
         self._call(self._command, message.topic, bytes(message.payload))
 
     def _heartbeat(self, payload: bytes, retained: bool) -> None:
-        if self.watchdog is not None:
-            self.watchdog.heartbeat(self.clock.now(), payload, retained)
+        now = self.clock.now()
+        for dog in self.watchdogs.values():
+            dog.heartbeat(now, payload, retained)
 
 
 def _wait_for_all(infos: list[mqtt.MQTTMessageInfo], timeout: float) -> None:

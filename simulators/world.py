@@ -311,12 +311,15 @@ class World:
             out.extend(room.command(device, topic, payload))
         return out
 
-    def fall_back(self, values: Mapping[str, Value]) -> list[Publish]:
-        """Every device sets its actuators named in `values` (``lights``, ``ventilation``) by
-        itself, as its own fallback logic would (simulators.fallback); returns the devices' new
-        state, as Zigbee2MQTT publishes it after any change."""
+    def fall_back(self, values: Mapping[str, Value], building: str | None = None) -> list[Publish]:
+        """Every device (of `building`; None: of every building) sets its actuators named in
+        `values` (``lights``, ``ventilation``) by itself, as its own fallback logic would
+        (simulators.fallback); returns the devices' new state, as Zigbee2MQTT publishes it
+        after any change."""
         out: list[Publish] = []
-        for room in self._rooms.values():
+        for room_id, room in self._rooms.items():
+            if building is not None and not room_id.startswith(f"{building}."):
+                continue
             touched = [d for d in room.devices if d.fall_back(values)]
             if touched:
                 room.drive = room._drive()

@@ -25,11 +25,14 @@ class SiteState:
     """One site's picture. `apply` takes a parsed message and says what part changed."""
 
     site: str
-    online: bool | None = None
-    """The controller's status topic: None until heard."""
+    statuses: dict[str, bool] = field(default_factory=dict)
+    """Each controller's status (online?) by its topic's rest: ``""``, or a shard's name when
+    several controllers share the site (docs/scaling.md)."""
+    controllers: dict[str, wire.ControllerMessage] = field(default_factory=dict)
+    """Each controller's message, by the same key; `controller` is them merged."""
     controller: wire.ControllerMessage | None = None
     controller_received: float = 0.0
-    """`monotonic()` when the controller message arrived (to run the controller's clock on)."""
+    """`monotonic()` when a controller message last arrived (to run the clock on)."""
     rooms: dict[str, wire.RoomSpec] = field(default_factory=dict)
     """Campus order."""
     buildings: dict[str, str] = field(default_factory=dict)
@@ -39,6 +42,8 @@ class SiteState:
     alarm_lists: dict[str, list[wire.Alarm]] = field(default_factory=dict)
     """Each retained alarm list by its topic's rest: ``""``, or a shard's name when several
     controllers share the site (docs/scaling.md); `alarms` is all of them."""
+    rule_lists: dict[str, wire.RulesMessage] = field(default_factory=dict)
+    """Each controller's rules summary, by the same key; `rules` is them merged."""
     rules: list[wire.RuleInfo] = field(default_factory=list)
     rule_problems: list[str] = field(default_factory=list)
     events: deque[wire.Event] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
@@ -51,11 +56,12 @@ class SiteState:
             return None
         kind = parsed.kind
         if kind is Kind.STATUS:
-            self.online = payload == "online"
+            self.statuses[parsed.rest] = payload == "online"
         elif not isinstance(payload, dict):
             return None
         elif kind is Kind.CONTROLLER:
-            self.controller = wire.decode(wire.ControllerMessage, payload)
+            self.controllers[parsed.rest] = wire.decode(wire.ControllerMessage, payload)
+            self.controller = wire.merge_controllers(list(self.controllers.values()))
             self.controller_received = self.monotonic()
         elif kind is Kind.CAMPUS:
             self._campus(wire.decode(wire.CampusMessage, payload))
@@ -66,8 +72,9 @@ class SiteState:
             self.alarm_lists[parsed.rest] = wire.decode(wire.AlarmsMessage, payload).alarms
             self.alarms = [a for kept in self.alarm_lists.values() for a in kept]
         elif kind is Kind.RULES:
-            message = wire.decode(wire.RulesMessage, payload)
-            self.rules, self.rule_problems = message.rules, message.problems
+            self.rule_lists[parsed.rest] = wire.decode(wire.RulesMessage, payload)
+            merged = wire.merge_rules(list(self.rule_lists.values()))
+            self.rules, self.rule_problems = merged.rules, merged.problems
         elif kind is Kind.EVENTS:
             event = wire.decode_event(payload)
             if event is None:
@@ -82,6 +89,19 @@ class SiteState:
         known = list(self.events)
         self.events.clear()
         self.events.extend([*events, *known])
+
+    @property
+    def online(self) -> bool | None:
+        """Whether the site's controllers run: None until one is heard, False while any of
+        them is offline."""
+        if not self.statuses:
+            return None
+        return all(self.statuses.values())
+
+    @property
+    def offline_shards(self) -> list[str]:
+        """The shards whose controller said (or whose last will said) it is offline."""
+        return [name for name, up in self.statuses.items() if not up and name]
 
     def now(self) -> float | None:
         """The controller's clock now, run on from its last heartbeat at its speed."""

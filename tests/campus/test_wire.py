@@ -206,3 +206,97 @@ def test_topics_are_built_and_parsed_by_the_same_module() -> None:
     )
     assert wire.parse_topic("zigbee2mqtt/x") is None
     assert wire.parse_topic("campusctl/demo/nonsense") is None
+
+
+# -- several shards, one site -----------------------------------------------------------------
+
+
+def rule(rule_id: str, rooms: list[str], states: dict[str, int], ts: list[float]) -> wire.RuleInfo:
+    transitions = [
+        wire.TransitionEvent(
+            ts=t, rule=rule_id, room=rooms[0], old_state="a", new_state="b", cause=""
+        )
+        for t in ts
+    ]
+    return wire.RuleInfo(
+        id=rule_id,
+        description="",
+        level="comfort",
+        priority=10,
+        enabled=True,
+        rooms=rooms,
+        skipped=[],
+        sets=["lights"],
+        alarm=None,
+        states=states,
+        transitions=transitions,
+        file="r.yaml:1:1",
+    )
+
+
+def test_shards_rules_merge_into_the_sites() -> None:
+    b1 = wire.RulesMessage(
+        rules=[rule("lights", ["b1.r1", "b1.r2"], {"active": 2}, [1.0, 5.0, 9.0])],
+        problems=["r.yaml:3:1: a warning"],
+    )
+    disabled = rule("lights", ["b2.r1"], {"active": 1, "inactive": 0}, [2.0, 3.0, 4.0])
+    disabled.enabled = False
+    b2 = wire.RulesMessage(
+        rules=[disabled, rule("fans", ["b2.r1"], {"inactive": 1}, [])],
+        problems=["r.yaml:3:1: a warning"],
+    )
+    merged = wire.merge_rules([b1, b2])
+    assert [r.id for r in merged.rules] == ["lights", "fans"]
+    lights = merged.rules[0]
+    assert lights.rooms == ["b1.r1", "b1.r2", "b2.r1"]
+    assert lights.states == {"active": 3, "inactive": 0}
+    assert [t.ts for t in lights.transitions] == [2.0, 3.0, 4.0, 5.0, 9.0], "the newest, in order"
+    assert lights.enabled is False
+    assert merged.problems == ["r.yaml:3:1: a warning"]
+    assert b1.rules[0].states == {"active": 2}, "merging changed a shard's own message"
+
+
+def controller(shard: str, rooms: int, now: float) -> wire.ControllerMessage:
+    return wire.ControllerMessage(
+        site="s",
+        shard=shard,
+        name="School",
+        timezone="Europe/Oslo",
+        now=now,
+        speed=1.0,
+        started=now - 100,
+        rooms=rooms,
+        rules=3,
+        readings=10 * rooms,
+        commands=rooms,
+        heartbeat=5.0,
+    )
+
+
+def test_shards_controllers_merge_into_the_sites() -> None:
+    merged = wire.merge_controllers([controller("b1", 2, 50.0), controller("b2", 3, 60.0)])
+    assert merged is not None
+    assert (merged.shard, merged.rooms, merged.readings, merged.now, merged.started) == (
+        "",
+        5,
+        50,
+        60.0,
+        -50.0,
+    )
+    assert wire.merge_controllers([]) is None
+
+
+def test_a_site_with_one_shard_offline_is_not_online() -> None:
+    from tui.state import SiteState
+
+    site = SiteState("s")
+    topics = {name: wire.Topics("s", name) for name in ("b1", "b2")}
+    for name, t in topics.items():
+        site.apply(t.status, "online")
+        site.apply(t.controller, json.loads(wire.encode(controller(name, 2, 10.0))))
+    assert site.online is True
+    site.apply(topics["b2"].status, "offline")
+    assert site.online is False
+    assert site.offline_shards == ["b2"]
+    assert site.controller is not None
+    assert site.controller.rooms == 4

@@ -72,12 +72,14 @@ class ControllerProcess:
     broker_url: str
     clock: ScaledClock
     extra: Sequence[str] = ()
+    name: str = "controller"
+    """Its log (``<name>.log``), state file and client id (several run side by side)."""
     _proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
     @property
     def log(self) -> Path:
-        return self.folder / "controller.log"
+        return self.folder / f"{self.name}.log"
 
     def start(self) -> None:
         self.starts += 1
@@ -93,7 +95,7 @@ class ControllerProcess:
             "--broker",
             self.broker_url,
             "--state",
-            str(self.folder / "state.sqlite"),
+            str(self.folder / f"{self.name}.sqlite"),
             "--start",
             repr(self.clock.start),
             "--speed",
@@ -106,7 +108,7 @@ class ControllerProcess:
             "--settle",
             "2",
             "--client-id",
-            f"faults-controller-{self.starts}",
+            f"faults-{self.name}-{self.starts}",
             *self.extra,
         ]
         with self.log.open("ab") as out:

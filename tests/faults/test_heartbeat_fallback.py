@@ -95,8 +95,7 @@ async def _scenario(broker: Broker, folder: Path) -> None:
     try:
         await asyncio.wait_for(simulator.connected.wait(), 10)
         controller.start()
-        watchdog = simulator.watchdog
-        assert watchdog is not None
+        (watchdog,) = simulator.watchdogs.values()  # one building
         await wait_for(
             lambda: running(1.0, 0.8) and not watchdog.fallen_back,
             "the rules to light and air every room, with live heartbeats",
@@ -131,6 +130,73 @@ async def _scenario(broker: Broker, folder: Path) -> None:
         assert watchdog.fallbacks == before + 1
     finally:
         controller.stop()
+        simulator.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sim_task
+
+
+SHARDED_CAMPUS = (
+    CAMPUS
+    + """\
+  - id: b2
+    rooms:
+      - {id: r201..r202, kind: classroom, capacity: 28, area: 60}
+"""
+)
+
+
+def test_a_dead_shards_devices_fall_back_while_the_other_shard_beats(
+    fresh_broker: Broker, tmp_path: Path
+) -> None:
+    """Two shards, b1 and b2, each beating on its own heartbeat topic for its own building:
+    b2's shard is killed, b2's devices fall back, b1's keep the rules' state (with one
+    heartbeat topic for the site, b1's beats kept b2's devices waiting forever)."""
+    (tmp_path / "campus.yaml").write_text(SHARDED_CAMPUS)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rules.yaml").write_text(RULES)
+    asyncio.run(_sharded(fresh_broker, tmp_path))
+
+
+async def _sharded(broker: Broker, folder: Path) -> None:
+    campus = load_campus(folder / "campus.yaml")
+    clock = ScaledClock(parse_start("2026-11-23 20:00", campus.site.timezone), SPEED)
+    world = World(campus, seed=1, start=clock.now())
+    fallback = FallbackSettings(missed=MISSED, interval=INTERVAL)
+    simulator = SimulatorRunner(
+        world, clock, parse_broker_url(broker.url), step=STEP, fallback=fallback
+    )
+    beat = ["--heartbeat", str(INTERVAL)]
+    shards = {
+        b: ControllerProcess(folder, broker.url, clock, extra=[*beat, "--shard", b], name=b)
+        for b in ("b1", "b2")
+    }
+
+    def running(building: str, lights: float) -> bool:
+        rooms = [r.id for r in campus.rooms if r.building == building]
+        return all(world.truth(r).lights == lights for r in rooms)
+
+    sim_task = asyncio.create_task(simulator.run())
+    try:
+        await asyncio.wait_for(simulator.connected.wait(), 10)
+        for shard in shards.values():
+            shard.start()
+        dogs = simulator.watchdogs
+        await wait_for(
+            lambda: running("b1", 1.0) and running("b2", 1.0) and not dogs["b2"].fallen_back,
+            "both shards' rules to light their rooms, with live heartbeats",
+            30,
+        )
+        before = {b: dog.fallbacks for b, dog in dogs.items()}
+        shards["b2"].kill()
+        await wait_for(lambda: running("b2", 0.0), "b2's devices to fall back", 20)
+        assert dogs["b2"].fallbacks == before["b2"] + 1
+        waited = clock.now() + 2 * INTERVAL  # two more of b1's beats
+        await wait_for(lambda: clock.now() > waited, "b1's shard to beat twice more", 10)
+        assert dogs["b1"].fallbacks == before["b1"], "b1's devices fell back with b1 alive"
+        assert running("b1", 1.0)
+    finally:
+        for shard in shards.values():
+            shard.stop()
         simulator.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await sim_task

@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from campus import wire
 from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
@@ -139,7 +140,10 @@ def tui_view(got: dict[str, bytes]) -> SiteState:
     """The site as the TUI's state builds it from the retained messages."""
     site = SiteState("shardtest")
     for topic, payload in got.items():
-        if payload and not topic.endswith("/status"):
+        parsed = wire.parse_topic(topic)
+        if payload and parsed is not None and parsed.kind is wire.Kind.STATUS:
+            site.apply(topic, payload.decode())
+        elif payload:
             site.apply(topic, json.loads(payload))
     return site
 
@@ -243,3 +247,13 @@ async def _scenario(
     assert set(site.room_states) == every
     assert set(site.alarm_lists) == {"b1", "b2-b3"}
     assert {a.room for a in site.alarms} == every, site.alarms
+    # each shard its own status, controller and rules topics; readers merge them
+    for kind in ("status", "controller", "rules", "heartbeat"):
+        assert f"campusctl/shardtest/{kind}" not in got, f"a shard wrote the site's {kind}"
+    assert set(site.statuses) == set(site.controllers) == set(site.rule_lists) == {"b1", "b2-b3"}
+    assert site.online is True
+    assert site.controller is not None
+    assert site.controller.rooms == len(every)
+    purge = next(r for r in site.rules if r.id == "purge-before-lessons")
+    assert sum(purge.states.values()) == len(every), purge.states
+    assert sorted(purge.rooms) == sorted(every)

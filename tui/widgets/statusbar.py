@@ -48,7 +48,9 @@ class StatusBar(Static):
         if not app.connected:
             right.append("broker unreachable", style="bold red")
         elif state.online is False:
-            right.append("controller OFFLINE", style="bold red")
+            down = state.offline_shards
+            what = f"shard {', '.join(down)} OFFLINE" if down else "controller OFFLINE"
+            right.append(what, style="bold red")
         elif state.online:
             right.append("online", style="green")
         else:
