@@ -8,6 +8,7 @@ one payload on the controller's hot path (a busy campus publishes one per room p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
@@ -239,20 +240,9 @@ def event_message(event: object) -> wire.Event | None:
             cause=event.cause,
         )
     if isinstance(event, AlarmChanged):
-        alarm = event.alarm
-        return wire.AlarmEvent(
-            ts=alarm.last_seen,
-            id=alarm.id,
-            rule=alarm.rule,
-            room=alarm.room,
-            severity=alarm.severity,
-            message=alarm.message,
-            first_seen=alarm.first_seen,
-            last_seen=alarm.last_seen,
-            active=alarm.active,
-            acknowledged_by=alarm.acknowledged_by,
-            acknowledged_at=alarm.acknowledged_at,
-        )
+        alarm = alarm_message(event.alarm)
+        fields = {f.name: getattr(alarm, f.name) for f in dataclasses.fields(alarm)}
+        return wire.AlarmEvent(ts=alarm.last_seen, **fields)
     if isinstance(event, Audit):
         return wire.AuditEvent(ts=event.ts, who=event.who, action=event.action, detail=event.detail)
     return None

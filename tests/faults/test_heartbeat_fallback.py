@@ -18,6 +18,7 @@ import pytest
 from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
+from campus.model import Campus
 from simulators.fallback import FallbackSettings
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
@@ -74,7 +75,9 @@ def test_devices_fall_back_after_missed_heartbeats_and_recover(
     asyncio.run(_scenario(fresh_broker, tmp_path))
 
 
-async def _scenario(broker: Broker, folder: Path) -> None:
+def devices(broker: Broker, folder: Path) -> tuple[Campus, ScaledClock, World, SimulatorRunner]:
+    """The campus of `folder`, the test's clock, and its simulated devices with their fallback
+    (not started)."""
     campus = load_campus(folder / "campus.yaml")
     clock = ScaledClock(parse_start("2026-11-23 20:00", campus.site.timezone), SPEED)
     world = World(campus, seed=1, start=clock.now())
@@ -82,6 +85,11 @@ async def _scenario(broker: Broker, folder: Path) -> None:
     simulator = SimulatorRunner(
         world, clock, parse_broker_url(broker.url), step=STEP, fallback=fallback
     )
+    return campus, clock, world, simulator
+
+
+async def _scenario(broker: Broker, folder: Path) -> None:
+    campus, clock, world, simulator = devices(broker, folder)
     controller = ControllerProcess(folder, broker.url, clock, extra=["--heartbeat", str(INTERVAL)])
     rooms = [room.id for room in campus.rooms]
 
@@ -158,13 +166,7 @@ def test_a_dead_shards_devices_fall_back_while_the_other_shard_beats(
 
 
 async def _sharded(broker: Broker, folder: Path) -> None:
-    campus = load_campus(folder / "campus.yaml")
-    clock = ScaledClock(parse_start("2026-11-23 20:00", campus.site.timezone), SPEED)
-    world = World(campus, seed=1, start=clock.now())
-    fallback = FallbackSettings(missed=MISSED, interval=INTERVAL)
-    simulator = SimulatorRunner(
-        world, clock, parse_broker_url(broker.url), step=STEP, fallback=fallback
-    )
+    campus, clock, world, simulator = devices(broker, folder)
     beat = ["--heartbeat", str(INTERVAL)]
     shards = {
         b: ControllerProcess(folder, broker.url, clock, extra=[*beat, "--shard", b], name=b)
