@@ -49,3 +49,11 @@ def source_text(source: str) -> str:
     if kind == "override":
         return f"{name} (override)"
     return name or kind
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """``1 warning``, ``2 warnings``, ``0 rules``; `plural` for a noun whose plural is not the
+    noun plus ``s`` (``counted(n, "activity", "activities")``)."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {plural or noun + 's'}"

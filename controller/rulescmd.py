@@ -23,7 +23,8 @@ from campus.brokerurl import parse_broker_url
 from campus.config import load_campus
 from campus.explain_text import explain_text
 from campus.model import ActuatorType
-from campus.problems import CampusError
+from campus.problems import CampusError, Problem
+from campus.text import counted
 from campus.yamlmodel import json_schema
 from rules.engine import Engine
 from rules.explain import explain
@@ -128,10 +129,34 @@ def cmd_test(args: argparse.Namespace) -> int:
     for result in results:
         print("\n".join(result.report()))
     failed = sum(1 for r in results if not r.passed)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    if not results:
+    summary = f"{len(results) - failed} passed, {failed} failed"
+    broken = _first_errors(ruleset)
+    if broken:
+        summary += f", {counted(len(broken), 'file')} with errors ({'; '.join(broken)})"
+    unread = [str(f) for f in ruleset.files if str(f) not in ruleset.tests]
+    if unread:
+        summary += f", tests not run: {', '.join(unread)}"
+    print(summary)
+    if not results and not unread:
         print("no tests: add tests: to the rules files (docs/rules.md)")
     return 1 if failed or ruleset.errors else 0
+
+
+def _first_errors(ruleset: RuleSet) -> list[str]:
+    """The first error of each file with errors (and how many more): a file that cannot be read
+    (a YAML error) has no tests to count, so the summary line must name it."""
+    first: dict[str, Problem] = {}
+    more: dict[str, int] = {}
+    for problem in ruleset.errors:
+        file = problem.pos.file
+        if file in first:
+            more[file] = more.get(file, 0) + 1
+        else:
+            first[file] = problem
+    return [
+        f"{problem}" + (f", and {counted(more[file], 'more error')}" if file in more else "")
+        for file, problem in first.items()
+    ]
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

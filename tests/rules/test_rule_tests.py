@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from campus.config import load_campus
 from campus.model import Campus
+from controller.cli import main
 from rules.loader import load_rules
 from rules.testing import run_tests
 from tests.conftest import EXAMPLES
@@ -131,3 +135,38 @@ def test_tests_run_against_their_own_files_rules_only(campus: Campus, write: Wri
     )
     (result,) = run_tests(load_rules([other, mine], campus), campus)
     assert result.passed, result.lines
+
+
+def test_a_file_with_a_yaml_error_is_named_in_the_summary_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its tests cannot be read: without the file in the summary, `N passed, 0 failed` and
+    exit 1 said nothing of why."""
+    config = EXAMPLES / "campus.yaml"
+    for example in (EXAMPLES / "rules").glob("*.yaml"):
+        shutil.copy(example, tmp_path)
+    examples = len(run_tests(load_rules([tmp_path], load_campus(config)), load_campus(config)))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(RULES + "   bad: [\ntests:\n  - name: never read\n")
+    code = main(["rules", "test", str(tmp_path), "--config", str(config)])
+    *_, summary = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert summary == (
+        f"{examples} passed, 0 failed, 1 file with errors ({broken}:9:4: YAML syntax: expected "
+        f"<block end>, but found '<block mapping start>'), tests not run: {broken}"
+    )
+
+
+def test_the_summary_names_each_file_with_errors_by_its_first(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write("bad.yaml", "rules:\n  - {id: a, when: nope, set: {lights: on}}\n"
+                "  - {id: b, when: nah, set: {lights: on}}\n")  # fmt: skip
+    code = main(["rules", "test", str(bad), "--config", str(EXAMPLES / "campus.yaml")])
+    *_, summary, hint = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert hint == "no tests: add tests: to the rules files (docs/rules.md)"
+    assert summary == (
+        f"0 passed, 0 failed, 1 file with errors ({bad}:2:19: unknown name 'nope', "
+        "and 1 more error)"
+    )
