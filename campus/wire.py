@@ -164,9 +164,17 @@ class Topics:
         return self.of(Kind.SHARD, name)
 
     def claim_probe(self, name: str) -> str:
-        """Where a starting shard echoes itself a message: once it is back, the retained
+        """Where a starting controller echoes itself a message: once it is back, the retained
         claims sent before it have all arrived (controller/shard.py)."""
         return f"{self.base}/shard-probe/{name}"
+
+    def claim_ping(self, name: str) -> str:
+        """Where a starting controller asks whether the claim `name` is held by a live one."""
+        return f"{self.base}/shard-probe/{name}/ping"
+
+    def claim_pong(self, name: str) -> str:
+        """Where a live claim holder answers (with the ping's payload)."""
+        return f"{self.base}/shard-probe/{name}/pong"
 
     def request(self, name: str) -> str:
         return self.of(Kind.REQUEST, name)

@@ -173,11 +173,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     ruleset = load_rules_or_fail(args.rules, campus)
     clock = make_clock(args, campus, time.time())
     options = service_options(args)
-    claim = None
-    if args.shard is not None:
-        from controller.shard import claim_shard
+    from controller.shard import Claim, claim_shard, claim_site
 
+    claim: Claim | None
+    if args.shard is not None:
         campus, ruleset, options, claim = claim_shard(args.shard, campus, ruleset, options)
+    else:
+        claim = claim_site(campus, options)
     controller = build_controller(campus, ruleset, clock, options)
     try:
         work = until_signalled(controller.run(), on_hangup=lambda: reload_on_hangup(controller))

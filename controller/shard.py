@@ -128,8 +128,22 @@ def owned_rules(ruleset: RuleSet, shard: Shard) -> RuleSet:
     return dataclasses.replace(ruleset, rules=rules)
 
 
+class ClaimRefused(CampusError):
+    """Another live controller owns what this one would control."""
+
+
+SITE = "site"
+"""The claim name of a controller that runs the whole site (no --shard)."""
+PING_TIMEOUT = 2.0
+"""Seconds a claim of this controller's own name gets to answer before it counts as left
+behind by a run that died (its last will not yet delivered)."""
+
+
 class Claim:
-    """A shard's ownership on the broker: retained while the process lives (see module doc)."""
+    """A controller's ownership on the broker: retained while the process lives (see the
+    module docstring). A live claim answers pings on its own connection, so a claim of the
+    same name left by a killed run (its last will comes only after the keepalive) is told
+    from a second live controller at once."""
 
     def __init__(self, address: BrokerAddress, shard: Shard, client_id: str) -> None:
         self.shard = shard
@@ -138,15 +152,25 @@ class Claim:
         self.filter = topics.claim("+")
         self.topic = topics.claim(shard.name)
         self._probe = topics.claim_probe(shard.name)
+        self._ping, self._pong = topics.claim_ping(shard.name), topics.claim_pong(shard.name)
         self._address = address
         self._client: mqtt.Client | None = None
         self._claims: dict[str, wire.ShardClaim | None] = {}
         self._connected = threading.Event()
         self._probed = threading.Event()
+        self._answered = threading.Event()
+        self._token = secrets.token_hex(8)
+        self._held = False
         self._refusal = ""
 
+    @property
+    def what(self) -> str:
+        name = self.shard.whole.site.id
+        return f"site {name}" if self.shard.name == SITE else f"shard {self.shard.name}"
+
     def take(self, timeout: float = 10.0) -> None:
-        """Connect, read the live claims, refuse (CampusError) an overlap, else claim."""
+        """Connect, read the live claims, refuse (ClaimRefused) an overlap or a live claim of
+        the same name, else claim; CampusError when the broker cannot be asked."""
         client_id = f"{self.client_id}-claim-{secrets.token_hex(4)}"
         client, self._address = paho_client(self._address, client_id, reconnect_max=1)
         client.will_set(self.topic, b"", qos=1, retain=True)
@@ -156,29 +180,27 @@ class Claim:
         try:
             client.connect(self._address.host, self._address.port, CLAIM_KEEPALIVE)
         except OSError as exc:
-            raise CampusError(
-                f"shard {self.shard.name}: cannot reach {self._address}: {exc}"
-            ) from exc
+            raise CampusError(f"{self.what}: cannot reach {self._address}: {exc}") from exc
         client.loop_start()
         if not self._connected.wait(timeout):
             self.release()
             raise CampusError(
-                f"shard {self.shard.name}: {self._address} did not accept the claim connection"
+                f"{self.what}: {self._address} did not accept the claim connection"
                 f"{': ' + self._refusal if self._refusal else ''}"
             )
-        client.subscribe([(self.filter, 1), (self._probe, 1)])
+        client.subscribe([(self.filter, 1), (self._probe, 1), (self._pong, 1)])
         client.publish(self._probe, b"", qos=1)
         if not self._probed.wait(timeout):
             self.release()
-            raise CampusError(f"shard {self.shard.name}: no answer from {self._address}")
-        overlaps = self._overlaps()
-        if overlaps:
+            raise CampusError(f"{self.what}: no answer from {self._address}")
+        refusals = self._overlaps() + self._live_namesake()
+        if refusals:
             self.release()
-            raise CampusError(
-                f"shard {self.shard.name}: refused to start: "
-                + "; ".join(overlaps)
-                + ". Each building must have one controller: stop that shard or choose other "
-                "buildings (docs/scaling.md)"
+            raise ClaimRefused(
+                f"{self.what}: refused to start: "
+                + "; ".join(refusals)
+                + ". Each building must have one controller: stop that one, or run shards of "
+                "other buildings (docs/scaling.md)"
             )
         claim = wire.ShardClaim(
             shard=self.shard.name,
@@ -190,8 +212,10 @@ class Claim:
         sent.wait_for_publish(timeout)
         if not sent.is_published():
             self.release()
-            raise CampusError(f"shard {self.shard.name}: {self._address} did not take the claim")
-        log.info("shard %s: claimed buildings %s", self.shard.name, ", ".join(self.shard.buildings))
+            raise CampusError(f"{self.what}: {self._address} did not take the claim")
+        self._held = True
+        client.subscribe(self._ping, qos=1)
+        log.info("%s: claimed buildings %s", self.what, ", ".join(self.shard.buildings))
 
     def release(self) -> None:
         """Clear the claim (a clean stop) and disconnect."""
@@ -199,9 +223,11 @@ class Claim:
         if client is None:
             return
         if self._connected.is_set():
-            client.publish(self.topic, b"", qos=1, retain=True).wait_for_publish(5)
+            if self._held:
+                client.publish(self.topic, b"", qos=1, retain=True).wait_for_publish(5)
             client.disconnect()
         client.loop_stop()
+        self._held = False
 
     def _overlaps(self) -> list[str]:
         mine = set(self.shard.buildings)
@@ -212,14 +238,37 @@ class Claim:
                 continue
             taken = mine & set(claim.buildings)
             if taken:
-                owner = f"{name} (client {claim.client_id or '?'})"
-                found.append(f"{', '.join(sorted(taken))} already owned by live shard {owner}")
+                owner = f"{_owner(name)} (client {claim.client_id or '?'})"
+                found.append(f"{', '.join(sorted(taken))} already owned by live {owner}")
             elif claim.client_id == self.client_id:
                 found.append(
-                    f"live shard {name} uses the MQTT client id {self.client_id!r} too "
+                    f"live {_owner(name)} uses the MQTT client id {self.client_id!r} too "
                     "(the broker would disconnect one for the other: drop --client-id)"
                 )
         return found
+
+    def _live_namesake(self) -> list[str]:
+        """A claim of this name that answers a ping: another live controller of the same
+        buildings (a second `campusctl run` of the site, or of the same shard)."""
+        claim = self._claims.get(self.topic)
+        if claim is None:
+            return []
+        assert self._client is not None
+        self._client.publish(self._ping, self._token.encode(), qos=1)
+        if not self._answered.wait(PING_TIMEOUT):
+            log.info(
+                "%s: the claim of client %s (since %s) did not answer: left by a run that "
+                "stopped without clearing it; taking over",
+                self.what,
+                claim.client_id,
+                time.strftime("%H:%M:%S", time.localtime(claim.since)),
+            )
+            return []
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(claim.since))
+        return [
+            f"another live controller runs it already (MQTT client id {claim.client_id!r}, "
+            f"since {since})"
+        ]
 
     def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
                     properties: object = None) -> None:  # fmt: skip
@@ -229,18 +278,53 @@ class Claim:
         self._connected.set()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        if message.topic == self._probe:
+        topic = message.topic
+        if topic == self._probe:
             self._probed.set()
             return
+        if topic == self._ping:
+            if self._held and message.payload != self._token.encode():
+                client.publish(self._pong, message.payload, qos=1)
+            return
+        if topic == self._pong:
+            if message.payload == self._token.encode():
+                self._answered.set()
+            return
         if not message.payload:
-            self._claims[message.topic] = None  # a cleared claim
+            self._claims[topic] = None  # a cleared claim
             return
         try:
             data = json.loads(message.payload)
         except ValueError:
-            log.warning("shard: %s is not a JSON claim; ignored", message.topic)
+            log.warning("claims: %s is not a JSON claim; ignored", topic)
             return
-        self._claims[message.topic] = wire.decode(wire.ShardClaim, data)
+        self._claims[topic] = wire.decode(wire.ShardClaim, data)
+
+
+def _owner(name: str) -> str:
+    return "controller of the whole site" if name == SITE else f"shard {name}"
+
+
+def claim_site(campus: Campus, options: ServiceOptions) -> Claim | None:
+    """`campusctl run` without --shard: the whole site claimed on the broker, so a second
+    controller of the site refuses to start (ClaimRefused) rather than fight the first for
+    its client id. A broker that cannot be asked at start (down, refusing) is not a reason to
+    stay down: the controller starts and keeps trying its connection (warned)."""
+    from drivers.mqtt import MqttSettings
+
+    client_id = options.client_id or f"campusctl-{campus.site.id}"
+    whole = Shard(SITE, tuple(b.id for b in campus.buildings), campus)
+    claim = Claim(MqttSettings(url=options.broker_url, client_id=client_id).endpoint(), whole,
+                  client_id)  # fmt: skip
+    try:
+        claim.take(timeout=5.0)
+    except ClaimRefused:
+        raise
+    except CampusError as exc:
+        claim.release()
+        log.warning("could not check for another controller of this site (%s); starting", exc)
+        return None
+    return claim
 
 
 def prepare(text: str, campus: Campus, ruleset: RuleSet) -> tuple[Shard, Campus, RuleSet]:

@@ -85,6 +85,14 @@ RECV_CHUNK = 65536
 MAX_TOP_UP = 4 * RECV_CHUNK
 """A QoS 0 PUBLISH split across reads is completed in the receive buffer up to this size;
 a larger one is left to paho (each top-up copies what is buffered)."""
+SHORT_LIVED = 5.0
+"""Seconds: a connection the broker closes sooner than this after accepting it does not reset
+the reconnect backoff (a broker that drops every connection is not reconnected to in a loop)."""
+TAKEN_OVER = 142
+"""MQTT 5's "Session taken over": another client connected with this client id."""
+TAKEN_OVER_AFTER = 3
+"""Connections in a row closed within `SHORT_LIVED` that MQTT 3.1.1 (no reason code) reads as
+a client id used twice: the broker closes the older connection whenever the other connects."""
 GATHERED = mqtt.MQTTMessageInfo(0)
 """What `Connection.publish` returns for a QoS 0 message the fast path framed (rc: success)."""
 
@@ -143,6 +151,9 @@ class Connection:
         self._subscribing: dict[int, list[str]] = {}
         self._backoff = settings.reconnect_min
         self._failed_attempts = 0
+        self._connected_at = 0.0
+        self._dropped_early = 0
+        """Connections in a row the broker closed within `SHORT_LIVED` of accepting them."""
         self._down_since: float | None = None
         self._refusal = ""
         self._rx = b""
@@ -388,7 +399,7 @@ class Connection:
             self.connected = True
             self._stats.connected = True
             self._stats.connects += 1
-            self._backoff = self._settings.reconnect_min
+            self._connected_at = time.monotonic()
             self._failed_attempts = 0
             if self._down_since is None:
                 log.info("connected to %s as %s", self.endpoint, self.client_id)
@@ -422,9 +433,30 @@ class Connection:
         for ack in acks.values():
             if not ack.done():
                 ack.set_exception(ConnectionError("connection lost"))
-        self._down_since = time.monotonic()
+        self._down_since = now = time.monotonic()
+        if now - self._connected_at >= SHORT_LIVED:
+            self._dropped_early = 0
+            self._backoff = self._settings.reconnect_min  # else keep backing off
+        else:
+            self._dropped_early += 1
         if self._closing:
             log.info("disconnected from %s", self.endpoint)
+        elif reason == TAKEN_OVER or self._dropped_early == TAKEN_OVER_AFTER:
+            self._stats.taken_over += 1
+            log.error(
+                "the broker at %s closed this connection %s: another client uses the client "
+                "id %r (a second controller of this site, or a tool given its id?). Stop the "
+                "other one; reconnecting at most every %g s meanwhile",
+                self.endpoint,
+                "because another client took over its session"
+                if reason == TAKEN_OVER
+                else f"{self._dropped_early} times in a row right after accepting it",
+                self.client_id,
+                self._settings.reconnect_max,
+            )
+            self._backoff = self._settings.reconnect_max
+        elif self._dropped_early > TAKEN_OVER_AFTER:
+            log.debug("lost the connection to %s again (%s)", self.endpoint, reason)
         else:
             log.warning(
                 "lost the connection to %s (%s); reconnecting every %g..%g s",

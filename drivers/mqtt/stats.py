@@ -16,6 +16,9 @@ class MqttStats:
     """Successful connections (CONNACK accepted), the first one included."""
     disconnects: int = 0
     """Connections lost or closed after having been established."""
+    taken_over: int = 0
+    """Times the broker closed the connection for another client with the same client id
+    (said so, MQTT 5, or did it three times in a row right after accepting it)."""
     connect_failures: int = 0
     """Attempts that did not get a connection (refused, unreachable, rejected CONNACK)."""
     messages: int = 0
