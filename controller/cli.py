@@ -70,7 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="broker + simulated campus + controller + summary")
     _campus_args(demo)
-    add_service_arguments(demo, "use this broker instead of starting one")
+    add_service_arguments(
+        demo,
+        "use this broker instead of starting one",
+        state_default="a new file per demo, printed at start; give FILE to keep state",
+    )
     demo.add_argument(
         "--embedded-broker",
         action="store_true",

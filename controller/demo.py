@@ -14,10 +14,11 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -60,18 +61,66 @@ def default_start(campus: Campus) -> float:
     return datetime(day.year, day.month, day.day, 7, 50, tzinfo=tz).timestamp()
 
 
+@dataclass(frozen=True)
+class DemoFiles:
+    """Where one demo keeps its state and its log: a folder of its own, so a rule disabled in
+    one demo is not disabled in the next, and two demos at once do not share a log."""
+
+    folder: Path
+    state: Path
+    kept: bool
+    """The state file was given (``--state FILE``): kept from one demo to the next."""
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "demo.log"
+
+
+def demo_files(state: Path | Literal["auto"] | None) -> DemoFiles:
+    """A new folder in the temp folder; the state file in it unless `state` names one."""
+    folder = Path(tempfile.mkdtemp(prefix="campusctl-demo-"))
+    if isinstance(state, Path):
+        return DemoFiles(folder, state, kept=True)
+    return DemoFiles(folder, folder / "state.sqlite", kept=False)
+
+
 async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     console = Console(width=None if sys.stdout.isatty() else 100)
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    files = demo_files(options.service.state)
+    kept = "kept across demos" if files.kept else "this demo's own; --state FILE keeps one"
+    _plain(console, f"state: {files.state} ({kept})")
+    _plain(console, f"log: {files.log}")
+    staff_tui = not options.headless and sys.stdout.isatty()
+    with _log_to_file(files.log, only=staff_tui):
+        code = await _run(campus, rules, options, files=files, console=console, staff_tui=staff_tui)
+    if staff_tui:
+        _plain(console, f"the demo's log: {files.log}")
+    return code
+
+
+def _plain(console: Console, text: str) -> None:
+    """A line with paths in it: not wrapped, not styled, so it can be copied."""
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
+async def _run(
+    campus: Campus,
+    rules: RuleSet,
+    options: DemoOptions,
+    *,
+    files: DemoFiles,
+    console: Console,
+    staff_tui: bool,
+) -> int:
     external = options.service.broker_url if options.external_broker else None
     async with _broker(external, options.embedded_broker) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
-        staff_tui = not options.headless and sys.stdout.isatty()
-        log_file = _log_to_file() if staff_tui else None
+        log_file = files.log if staff_tui else None
         simulator = await _start_simulator(options, broker.url, clock, log_file)
-        service = replace(options.service, broker_url=broker.url)
+        service = replace(options.service, broker_url=broker.url, state=files.state)
         controller = build_controller(campus, rules, clock, service)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
@@ -84,8 +133,6 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await _stop(simulator)
-    if log_file is not None:
-        console.print(f"the demo's log: {log_file}")
     if options.headless:
         console.print(summary_table(controller))
         missing = [r for r, s in controller.rooms.items() if not s.readings or not s.commands]
@@ -95,16 +142,26 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     return 0
 
 
-def _log_to_file() -> Path:
-    """While the TUI owns the terminal, the controller and the simulator log to a file."""
-    path = Path(tempfile.gettempdir()) / "campusctl-demo.log"
+@contextlib.contextmanager
+def _log_to_file(path: Path, only: bool) -> Iterator[None]:
+    """The demo's log file; `only`: the file alone, while the TUI owns the terminal (the
+    simulator's log goes there too)."""
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    before = list(root.handlers)
+    if only:
+        for old in before:
+            root.removeHandler(old)
     root.addHandler(handler)
-    return path
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for old in before:
+            if old not in root.handlers:
+                root.addHandler(old)
 
 
 async def _show_tui(task: asyncio.Task[None], broker_url: str, site: str) -> None:

@@ -28,7 +28,7 @@ from controller.reload import RuleWatcher
 from controller.resync import Resync
 from controller.runtime import Controller
 from controller.shard import Shard
-from controller.state import StateKeeper, StateStore, default_path
+from controller.state import StateKeeper, StateStore, default_path, log_restored
 from drivers.base import Driver
 from drivers.mqtt import MqttDriver, MqttSettings
 from rules.schema import RuleSet
@@ -59,7 +59,14 @@ class ServiceOptions:
     """The buildings this process owns when the campus is split (controller.shard)."""
 
 
-def add_service_arguments(parser: argparse.ArgumentParser, broker_help: str) -> None:
+STATE_DEFAULT = "var/campusctl-SITE.sqlite"
+
+
+def add_service_arguments(
+    parser: argparse.ArgumentParser, broker_help: str, state_default: str = STATE_DEFAULT
+) -> None:
+    """`state_default`: what ``--state`` defaults to, for its help (the demo's is a new file
+    per demo; ServiceOptions.state stays ``auto`` and the demo decides)."""
     parser.add_argument("--broker", default=None, help=broker_help)
     parser.add_argument(
         "--client-id", default=None, help="MQTT client id (default: campusctl-SITE)"
@@ -74,8 +81,8 @@ def add_service_arguments(parser: argparse.ArgumentParser, broker_help: str) -> 
         "--state",
         default="auto",
         metavar="FILE",
-        help="SQLite file for hold timers, rule states, overrides and alarms across restarts "
-        "(default: var/campusctl-SITE.sqlite)",
+        help="SQLite file for hold timers, rule states, overrides, alarms and disabled rules "
+        f"across restarts (default: {state_default})",
     )
     parser.add_argument(
         "--watch-rules",
@@ -164,19 +171,21 @@ def build_controller(
     extensions.append(Resync())
     warn_exposed(secret_files(campus, mqtt.endpoint(), options.history.token_file))
     saved = None
+    restored_from = None
     if options.state is not None:
         owner = site if options.shard is None else f"{site}-{options.shard.name}"
         path = default_path(owner) if options.state == "auto" else options.state
         store = StateStore(path, site)
         saved = store.load()
         extensions.append(StateKeeper(store))
+        restored_from = path
     if options.discovery:
         from controller.discovery import DiscoveryExtension
 
         extensions.append(DiscoveryExtension(options.broker_url, options.discovery_interfaces))
     if options.watch_rules > 0:
         extensions.append(RuleWatcher(options.watch_rules))
-    return Controller(
+    controller = Controller(
         campus,
         ruleset,
         drivers,
@@ -185,3 +194,6 @@ def build_controller(
         extensions=extensions,
         saved=saved,
     )
+    if restored_from is not None:
+        log_restored(restored_from, controller.engine.taken_up, campus.site.timezone)
+    return controller

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from campus.problems import CampusError
+from campus.text import clock_text, counted, value_text
 from campus.types import Value
 from controller.events import Audit
 from controller.extension import end_task
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("campusctl.state")
 
 VERSION = 1
+LISTED = 10
+"""Names per kind in the log line of what a start restored, before "and N more"."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS instances (
@@ -55,6 +58,40 @@ CREATE TABLE IF NOT EXISTS disabled_rules (rule TEXT PRIMARY KEY);
 
 def default_path(site: str) -> Path:
     return Path("var") / f"campusctl-{site}.sqlite"
+
+
+def log_restored(path: Path, taken: Saved, timezone: str) -> None:
+    """One log line per kind of staff-visible state a start took up from its state file: a
+    rule still disabled from an earlier run must not be a surprise (`campusctl run` and the
+    demo alike)."""
+    for line in restored_lines(taken, timezone):
+        log.info("state file %s: %s", path, line)
+
+
+def restored_lines(taken: Saved, timezone: str) -> list[str]:
+    """``restored 1 disabled rule: r``, ``restored 2 overrides: a=on by alice until Mon 10:02,
+    ...``, ``restored 0 holds``."""
+
+    def until(ts: float) -> str:
+        return clock_text(ts, timezone, "%a %H:%M")
+
+    holds = [i for i in taken.instances if i.hold_until is not None]
+    kinds = {
+        "disabled rule": sorted(taken.disabled),
+        "override": [
+            f"{o.actuator}={value_text(o.value)} by {o.who} until {until(o.until)}"
+            for o in taken.overrides
+        ],
+        "hold": [f"{i.rule}@{i.room} until {until(i.hold_until or 0.0)}" for i in holds],
+    }
+    lines = []
+    for kind, names in kinds.items():
+        shown = ", ".join(names[:LISTED])
+        more = f" and {len(names) - LISTED} more" if len(names) > LISTED else ""
+        lines.append(
+            f"restored {counted(len(names), kind)}" + (f": {shown}{more}" if names else "")
+        )
+    return lines
 
 
 class StateStore:

@@ -98,10 +98,11 @@ def overrides(engine: Engine) -> list[SavedOverride]:
     return found
 
 
-def apply(engine: Engine, saved: Saved, now: float) -> list[str]:
-    """Take up saved state in a fresh engine, before its first evaluation; what was dropped and
-    why (for the log)."""
+def apply(engine: Engine, saved: Saved, now: float) -> tuple[list[str], Saved]:
+    """Take up saved state in a fresh engine, before its first evaluation: what was dropped and
+    why, and what was taken up (both for the log)."""
     notes: list[str] = []
+    taken = Saved()
     future = [r for r in saved.instances if r.since > now]
     if future:
         notes.append(
@@ -119,6 +120,7 @@ def apply(engine: Engine, saved: Saved, now: float) -> list[str]:
             notes.append(f"{record.rule}@{record.room}: the rule changed; starting inactive")
             continue
         instance.restore(State(record.state), record.since, record.active_since, record.hold_until)
+        taken.instances.append(record)
     for override in saved.overrides:
         if override.until <= now:
             notes.append(f"override of {override.actuator} expired while stopped")
@@ -127,10 +129,12 @@ def apply(engine: Engine, saved: Saved, now: float) -> list[str]:
             notes.append(f"override of {override.actuator}: no such actuator any more")
             continue
         engine.restore_override(override)
+        taken.overrides.append(override)
     live = {f"{i.rule.id}@{i.room}" for i in engine.live_instances()}
     for alarm in saved.alarms:
         if alarm.id in live:
             engine.alarm_book.restore(alarm)
-    for rule_id in saved.disabled & set(engine.rule_ids()):
-        engine.disabled.add(rule_id)
-    return notes
+            taken.alarms.append(alarm)
+    taken.disabled = saved.disabled & set(engine.rule_ids())
+    engine.disabled |= taken.disabled
+    return notes, taken

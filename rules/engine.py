@@ -101,8 +101,10 @@ class Engine:
         self._timers.schedule(now + settle, self._start)
         self.restored: list[str] = []
         """What saved state could not be taken up, and why (for the log)."""
+        self.taken_up = Saved()
+        """What saved state was taken up (for the log: controller.state.log_restored)."""
         if saved is not None:
-            self.restored = apply(self, saved, now)
+            self.restored, self.taken_up = apply(self, saved, now)
         for instance in self.roster:
             if instance.rule.id in self.disabled:
                 instance.disable(now, "disabled by staff")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from campus.clock import VirtualClock
 from campus.problems import CampusError
 from campus.types import Reading
+from controller.service import ServiceOptions, build_controller
 from controller.state import StateStore, take_changes
 from rules.engine import Engine
 from rules.loader import load_rules
@@ -100,3 +103,41 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     ):
         StateStore(bad, "demo")
     assert sqlite3.sqlite_version  # the stdlib module, no extra dependency
+
+
+def test_a_start_logs_what_it_restored_from_the_state_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rule disabled in an earlier run stays disabled: the log must say so at start."""
+    store = StateStore(tmp_path / "s.sqlite", "demo")
+    store.save_all(engine_with_activity())
+    store.close()
+    campus = demo_campus()
+    ruleset = load_rules([EXAMPLES / "rules"], campus)
+    options = ServiceOptions(state=tmp_path / "s.sqlite", watch_rules=0, heartbeat=0)
+    caplog.set_level(logging.INFO, logger="campusctl.state")
+    build_controller(campus, ruleset, VirtualClock(T + 10), options)
+    assert [r.getMessage() for r in caplog.records if r.name == "campusctl.state"] == [
+        f"state file {tmp_path / 's.sqlite'}: {line}"
+        for line in (
+            "restored 1 disabled rule: corridor-lights-on-motion",
+            "restored 1 override: main.r102.lights=on by alice until Mon 09:20",
+            "restored 1 hold: ventilate-stuffy-classrooms@main.r101 until Mon 08:22",
+        )
+    ]
+
+
+def test_a_fresh_state_file_restores_nothing_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    campus = demo_campus()
+    ruleset = load_rules([EXAMPLES / "rules"], campus)
+    options = ServiceOptions(state=tmp_path / "new.sqlite", watch_rules=0, heartbeat=0)
+    caplog.set_level(logging.INFO, logger="campusctl.state")
+    build_controller(campus, ruleset, VirtualClock(T), options)
+    logged = [r.getMessage() for r in caplog.records if r.name == "campusctl.state"]
+    assert [line.split(": ", 1)[1] for line in logged] == [
+        "restored 0 disabled rules",
+        "restored 0 overrides",
+        "restored 0 holds",
+    ]
