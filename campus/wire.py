@@ -364,6 +364,7 @@ class TransitionEvent:
     """A rule instance changed state."""
 
     type: Literal["transition"] = "transition"
+    event_id: str
     ts: float
     rule: str
     room: str
@@ -510,6 +511,7 @@ class CommandEvent:
     """A command sent to an actuator, and why."""
 
     type: Literal["command"] = "command"
+    event_id: str
     ts: float
     room: str
     actuator: str
@@ -525,6 +527,7 @@ class AlarmEvent:
     """An alarm raised, cleared or acknowledged: the alarm as it is now."""
 
     type: Literal["alarm"] = "alarm"
+    event_id: str
     ts: float
     id: str
     rule: str
@@ -553,6 +556,7 @@ class AuditEvent:
     """Someone changed something (who, what, on what in words)."""
 
     type: Literal["audit"] = "audit"
+    event_id: str
     ts: float
     who: str
     action: str
@@ -561,7 +565,9 @@ class AuditEvent:
 
 
 Event = CommandEvent | TransitionEvent | AlarmEvent | AuditEvent
-"""``events``: one per message; `type` says which."""
+"""``events``: one per message; `type` says which. `event_id` is unique on the site and across
+controller restarts (the shard, the controller's start and a count: ``b1:19ab3c4d5e6-17``), so a
+reader merges by it what it fetched (the ``events`` request) and what it saw live."""
 
 
 # -- requests and responses ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import deque
@@ -49,6 +50,7 @@ from controller.controlplane_payloads import (
     RoomView,
     alarm_message,
     campus_message,
+    event_id_prefix,
     event_message,
     rules_message,
 )
@@ -139,6 +141,8 @@ class ControlPlane:
         self._heartbeat_at = 0.0
         self._transitions: dict[str, deque[wire.TransitionEvent]] = {}
         self._started_at = 0.0
+        self._event_prefix = ""
+        self._event_count = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -177,6 +181,7 @@ class ControlPlane:
             per_tick=settings.max_rooms_per_tick,
         )
         self._started_at = controller.clock.now()
+        self._event_prefix = event_id_prefix(self._topics.shard, time.time_ns())
         bus = controller.bus
         self._subscriptions = [
             bus.subscribe(Readings, self._on_readings),
@@ -259,7 +264,7 @@ class ControlPlane:
                 changed[room_id] = None
 
     def _on_event(self, event: object) -> None:
-        message = event_message(event)
+        message = event_message(event, f"{self._event_prefix}{next(self._event_count)}")
         if message is None:
             return
         self.recent.add_event(message)

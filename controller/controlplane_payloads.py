@@ -212,8 +212,17 @@ def holder_state(holder: Holder) -> wire.HolderState:
     )
 
 
-def event_message(event: object) -> wire.Event | None:
-    """A bus event as an event-stream message, or None for events the stream does not carry.
+def event_id_prefix(shard: str, started_ns: int) -> str:
+    """What the ids of one controller process's events start with: its shard and its start in
+    wall-clock milliseconds (not the controller's clock: a demo's clock starts at the same
+    moment on every run), so ids stay unique across restarts and shards; a count follows."""
+    start = f"{started_ns // 1_000_000:x}"
+    return f"{shard}:{start}-" if shard else f"{start}-"
+
+
+def event_message(event: object, event_id: str) -> wire.Event | None:
+    """A bus event as an event-stream message with the id given, or None for events the stream
+    does not carry.
 
     The stream carries commands (with their reasons), rule transitions, alarm changes and
     audits (who did what).
@@ -221,6 +230,7 @@ def event_message(event: object) -> wire.Event | None:
     if isinstance(event, Command):
         room, _, name = event.actuator.rpartition(".")
         return wire.CommandEvent(
+            event_id=event_id,
             ts=event.ts,
             room=room,
             actuator=event.actuator,
@@ -232,6 +242,7 @@ def event_message(event: object) -> wire.Event | None:
         )
     if isinstance(event, Transition):
         return wire.TransitionEvent(
+            event_id=event_id,
             ts=event.ts,
             rule=event.rule,
             room=event.room,
@@ -242,9 +253,11 @@ def event_message(event: object) -> wire.Event | None:
     if isinstance(event, AlarmChanged):
         alarm = alarm_message(event.alarm)
         fields = {f.name: getattr(alarm, f.name) for f in dataclasses.fields(alarm)}
-        return wire.AlarmEvent(ts=alarm.last_seen, **fields)
+        return wire.AlarmEvent(event_id=event_id, ts=alarm.last_seen, **fields)
     if isinstance(event, Audit):
-        return wire.AuditEvent(ts=event.ts, who=event.who, action=event.action, detail=event.detail)
+        return wire.AuditEvent(
+            event_id=event_id, ts=event.ts, who=event.who, action=event.action, detail=event.detail
+        )
     return None
 
 

@@ -1,7 +1,8 @@
 """What the TUI knows of one site, rebuilt from the control plane's messages.
 
 Every retained topic replaces its part of the picture whole (the campus description, a room, the
-alarm list, the rules, the controller heartbeat); the event stream is appended. The payloads are
+alarm list, the rules, the controller heartbeat); the event stream is appended, each event once
+(by its id) and in time order with those fetched on opening. The payloads are
 campus/wire.py's types, read forgivingly (`wire.decode`), so a TUI and a controller of different
 versions still show what they share. Pure logic: no Textual, no MQTT.
 """
@@ -47,6 +48,9 @@ class SiteState:
     rules: list[wire.RuleInfo] = field(default_factory=list)
     rule_problems: list[str] = field(default_factory=list)
     events: deque[wire.Event] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
+    """Oldest first, each once (`add_event`, `add_events`)."""
+    event_keys: set[str | bytes] = field(default_factory=set)
+    """The `event_key` of each event in `events`."""
     monotonic: Callable[[], float] = time.monotonic
 
     def apply(self, topic: str, payload: Any) -> Kind | None:
@@ -77,18 +81,30 @@ class SiteState:
             self.rules, self.rule_problems = merged.rules, merged.problems
         elif kind is Kind.EVENTS:
             event = wire.decode_event(payload)
-            if event is None:
+            if event is None or not self.add_event(event):
                 return None
-            self.events.append(event)
         else:
             return None
         return kind
 
+    def add_event(self, event: wire.Event) -> bool:
+        """Keep a live event; False when it is already kept (fetched before it arrived)."""
+        key = event_key(event)
+        if key in self.event_keys:
+            return False
+        if len(self.events) == self.events.maxlen:
+            self.event_keys.discard(event_key(self.events[0]))
+        self.events.append(event)
+        self.event_keys.add(key)
+        return True
+
     def add_events(self, events: list[wire.Event]) -> None:
-        """Older events fetched on opening, put before the live ones."""
-        known = list(self.events)
+        """Events fetched on opening (the ``events`` request) merged with those seen live:
+        each once, in time order."""
+        merged = {event_key(e): e for e in [*events, *self.events]}
         self.events.clear()
-        self.events.extend([*events, *known])
+        self.events.extend(sorted(merged.values(), key=lambda e: e.ts))
+        self.event_keys = {event_key(e) for e in self.events}
 
     @property
     def online(self) -> bool | None:
@@ -120,3 +136,9 @@ class SiteState:
                 room.building = room.building or building.id  # not sent before version 1.1
                 self.rooms[room.id] = room
         self.buildings = {b.id: b.name or b.id for b in message.buildings}
+
+
+def event_key(event: wire.Event) -> str | bytes:
+    """What makes an event the same event: its id (its whole JSON from a controller too old to
+    give one)."""
+    return event.event_id or wire.encode(event)

@@ -83,6 +83,7 @@ async def test_what_a_running_controller_publishes_matches_the_contract(
         finally:
             client.close()
     seen: set[str] = set()
+    event_ids: set[str] = set()
     for topic, payload in messages:
         parsed = wire.parse_topic(topic)
         assert parsed is not None, topic
@@ -92,6 +93,9 @@ async def test_what_a_running_controller_publishes_matches_the_contract(
         if parsed.kind is wire.Kind.EVENTS:
             event = wire.decode_event(data)
             assert event is not None, data
+            assert event.event_id, data
+            assert event.event_id not in event_ids, data
+            event_ids.add(event.event_id)
             seen.add(event.type)
             assert json.loads(wire.encode(event)) == data
         else:
@@ -191,8 +195,8 @@ def test_decoding_forgives_missing_mistyped_and_unknown_fields() -> None:
     assert wire.decode(wire.ControllerMessage, {"speed": True}).speed == 1.0
     assert wire.decode_event({"type": "gossip"}) is None
     assert wire.decode_event({"type": "audit", "who": "alice"}) == wire.AuditEvent(
-        ts=0.0, who="alice", action="", detail=""
-    )
+        event_id="", ts=0.0, who="alice", action="", detail=""
+    ), "an event from a controller too old to give ids has the id ''"
 
 
 def test_topics_are_built_and_parsed_by_the_same_module() -> None:
@@ -214,7 +218,13 @@ def test_topics_are_built_and_parsed_by_the_same_module() -> None:
 def rule(rule_id: str, rooms: list[str], states: dict[str, int], ts: list[float]) -> wire.RuleInfo:
     transitions = [
         wire.TransitionEvent(
-            ts=t, rule=rule_id, room=rooms[0], old_state="a", new_state="b", cause=""
+            event_id=f"t{t}",
+            ts=t,
+            rule=rule_id,
+            room=rooms[0],
+            old_state="a",
+            new_state="b",
+            cause="",
         )
         for t in ts
     ]

@@ -1,5 +1,5 @@
 """What the control plane publishes on a real broker: retained campus, rooms, rules, alarms,
-the controller heartbeat and the event stream, paced per room."""
+the controller heartbeat and the event stream (each event with its own id), paced per room."""
 
 from __future__ import annotations
 
@@ -110,6 +110,14 @@ async def test_event_stream_carries_commands_with_reasons_and_transitions(
             assert transition["rule"] == "co2-watch"
             assert transition["new_state"] == "active"
             assert transition["cause"]
+
+            answer = await client.request("events", {"limit": 500})
+            live = {e["event_id"]: e for e in client.on("events")}
+            assert len(live) == len(client.on("events")), "an id given twice"
+            assert len({i.rpartition("-")[0] for i in live}) == 1, "one prefix per process"
+            fetched = answer["data"]["events"]
+            assert fetched, answer
+            assert all(live[e["event_id"]] == e for e in fetched), "the same event, the same id"
         finally:
             client.close()
 

@@ -1,10 +1,12 @@
-"""Pure parts of the control plane: recent minute values and events, requests, override ends."""
+"""Pure parts of the control plane: recent minute values and events, event ids, requests,
+override ends."""
 
 from __future__ import annotations
 
 import pytest
 
 from campus.clock import parse_start
+from controller.controlplane_payloads import event_id_prefix, event_message
 from controller.controlplane_recent import MinuteSeries, Recent
 from controller.controlplane_requests import (
     RequestError,
@@ -13,6 +15,7 @@ from controller.controlplane_requests import (
     override_until,
     override_value,
 )
+from controller.events import Audit
 
 T = parse_start("2026-11-23 10:00", "Europe/Oslo")
 
@@ -29,6 +32,18 @@ def test_minute_series_keeps_the_last_reading_of_each_minute_for_an_hour() -> No
     assert series.window(T + 3 * 3600)[-1] == 600.0
     assert [v for v in series.window(T + 3 * 3600) if v is not None] == [600.0]
     assert series.window(T + 5 * 3600) == [None] * 60
+
+
+def test_event_ids_name_the_shard_and_the_process_start() -> None:
+    """Wall-clock milliseconds, not the controller's clock (a demo starts its clock at the same
+    moment on every run), so ids differ across restarts."""
+    started = 1_795_425_000_123_456_789
+    assert event_id_prefix("", started) == f"{started // 1_000_000:x}-"
+    assert event_id_prefix("b1", started) == f"b1:{started // 1_000_000:x}-"
+    assert event_id_prefix("", started + 1_000_000) != event_id_prefix("", started)
+    audit = event_message(Audit("alice", "reload-rules", "no change", T), "b1:abc-7")
+    assert audit is not None
+    assert audit.event_id == "b1:abc-7"
 
 
 def test_recent_ring_of_events_and_unknown_points() -> None:

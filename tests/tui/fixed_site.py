@@ -174,15 +174,16 @@ def rules_payload() -> dict[str, Any]:
 
 
 EVENTS = [
-    {"type": "transition", "ts": NOW - 1500, "rule": "co2-alarm", "room": "main.r104",
-     "old_state": "pending", "new_state": "active", "cause": "held 1200s"},
-    {"type": "alarm", **ALARMS[0], "ts": NOW - 1500},
-    {"type": "audit", "ts": NOW - 300, "who": "alice", "action": "override",
+    {"type": "transition", "event_id": "snap-1", "ts": NOW - 1500, "rule": "co2-alarm",
+     "room": "main.r104", "old_state": "pending", "new_state": "active", "cause": "held 1200s"},
+    {"type": "alarm", "event_id": "snap-2", **ALARMS[0], "ts": NOW - 1500},
+    {"type": "audit", "event_id": "snap-3", "ts": NOW - 300, "who": "alice", "action": "override",
      "detail": "main.r102.lights = on for 3900 s"},
-    {"type": "command", "ts": NOW - 300, "room": "main.r102", "actuator": "main.r102.lights",
-     "name": "lights", "value": True, "source": "override:alice", "slot": 8,
+    {"type": "command", "event_id": "snap-4", "ts": NOW - 300, "room": "main.r102",
+     "actuator": "main.r102.lights", "name": "lights", "value": True, "source": "override:alice",
+     "slot": 8,
      "reason": "override by alice until 11:30 (override, slot 8)"},
-    {"type": "command", "ts": NOW - 120, "room": "science.r201",
+    {"type": "command", "event_id": "snap-5", "ts": NOW - 120, "room": "science.r201",
      "actuator": "science.r201.ventilation", "name": "ventilation", "value": 95.0,
      "source": "rule:ventilate-in-proportion", "slot": 12,
      "reason": "rule ventilate-in-proportion (energy, slot 12) active since 08:15: "

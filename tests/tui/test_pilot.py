@@ -238,6 +238,20 @@ async def test_disable_a_rule_explain_it_and_read_the_event_log(
                 "the audit of the disable in the event log",
             )
             await until(pilot, lambda: len(rows(app, "#events")) > 3, "rows in the log")
+            log = app.screen
+            assert isinstance(log, EventsScreen)
+            await until(
+                pilot,
+                lambda: log.loaded and not any(w.name == "fetch" for w in app.workers),
+                "the recent events fetched",
+            )
+            ids = [e.event_id for e in log.shown]
+            assert len(ids) == len(set(ids)), "an event fetched and seen live is shown twice"
+            await pilot.press("slash", *f"type:audit who:{USER}", "enter")
+            assert [(e.type, e.action) for e in log.shown if isinstance(e, wire.AuditEvent)] == [
+                ("audit", "disable-rule")
+            ]
+            assert len(log.shown) == 1
 
 
 @run_async

@@ -1,14 +1,18 @@
-"""Pure parts of the TUI: parsing the control plane, comfort bands, the worst-first order,
-sparklines and how values read."""
+"""Pure parts of the TUI: parsing the control plane, the event log's merge and filter, comfort
+bands, the worst-first order, sparklines and how values read."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from campus import wire
 from campus.text import age_text, value_text
 from campus.wire import Kind, parse_topic
-from tests.tui.fixed_site import ALARMS, BASE, NOW, retained
+from tests.tui.fixed_site import ALARMS, BASE, EVENTS, NOW, retained
 from tui.bands import Band, band, urgency
+from tui.eventfilter import matches, parse_filter
 from tui.state import SiteState
 from tui.widgets.spark import sparkline
 
@@ -44,6 +48,51 @@ def test_a_newer_controller_with_odd_fields_does_not_break_the_parse() -> None:
                                                 "actuators": [], "rules": None})  # fmt: skip
     assert kind is Kind.ROOM
     assert state.room_states["b.r"].points == {}
+
+
+def decoded(payloads: list[dict[str, Any]]) -> list[wire.Event]:
+    events = [wire.decode_event(p) for p in payloads]
+    assert None not in events
+    return [e for e in events if e is not None]
+
+
+def test_events_fetched_on_opening_merge_with_the_live_ones_each_once_in_time_order() -> None:
+    """The events view fetches the controller's recent events when it opens; those it has seen
+    live already were shown twice, the fetched ones first."""
+    state = site()
+    for payload in EVENTS[2:]:
+        assert state.apply(f"{BASE}/events", payload) is Kind.EVENTS
+    state.add_events(decoded(EVENTS[:4]))
+    assert [e.event_id for e in state.events] == ["snap-1", "snap-2", "snap-3", "snap-4", "snap-5"]
+    assert state.apply(f"{BASE}/events", EVENTS[3]) is None, "a late live copy"
+    assert len(state.events) == 5
+    older = site()  # a controller from before event ids: the same JSON is the same event
+    anonymous = [{k: v for k, v in e.items() if k != "event_id"} for e in EVENTS]
+    older.apply(f"{BASE}/events", anonymous[4])
+    older.add_events(decoded(anonymous))
+    assert [e.ts for e in older.events] == [e["ts"] for e in EVENTS]
+
+
+def test_the_event_filter_looks_at_fields_not_the_rendered_text() -> None:
+    default = {"type": "command", "event_id": "snap-6", "ts": NOW, "room": "main.r103",
+               "actuator": "main.r103.lights", "name": "lights", "value": False,
+               "source": "default", "slot": 17,
+               "reason": "relinquish default (slot 17): no rule or override holds "
+                         "main.r103.lights"}  # fmt: skip
+    events = decoded([*EVENTS, default])
+
+    def found(text: str) -> list[str]:
+        return [e.event_id for e in events if matches(parse_filter(text), e)]
+
+    assert found("override") == ["snap-3", "snap-4"], "not the default's reason"
+    assert found("type:audit who:alice") == ["snap-3"]
+    assert found("alice") == ["snap-3", "snap-4"]
+    assert found("reason:override") == ["snap-4", "snap-6"]
+    assert found("type:cmd r10") == ["snap-4", "snap-6"]
+    assert found("rule:ventilate") == ["snap-5"], "a command's rule is in its source"
+    assert found("state:active") == ["snap-1", "snap-2"]
+    assert found("OVERRIDE:ALICE") == ["snap-4"], "not a field's name: a plain word"
+    assert found("  ") == [e.event_id for e in events]
 
 
 def test_topics() -> None:

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Static
 from campus import wire
 from campus.text import clock_text, source_text, value_text
 from campus.wire import Kind
+from tui.eventfilter import Term, matches, parse_filter
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
 from tui.widgets.statusbar import StatusBar
@@ -55,13 +56,13 @@ class EventsScreen(SiteScreen):
     def __init__(self) -> None:
         super().__init__()
         self.paused = False
-        self.needle = ""
+        self.terms: list[Term] = []
         self.loaded = False
         self.shown: list[wire.Event] = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar("events")
-        yield Input(placeholder="filter events (room, rule, user, text)", id="filter")
+        yield Input(placeholder="filter: words, or type:audit who:alice reason:co2", id="filter")
         table: DataTable[Text] = DataTable(id="events", cursor_type="row")
         for label, width in (("Time", 8), ("Type", 5), ("Room", 15), ("What", 38)):
             table.add_column(label, width=width, key=label)
@@ -83,7 +84,7 @@ class EventsScreen(SiteScreen):
         tz = info.timezone if info is not None else "UTC"
         table: DataTable[Text] = self.query_one("#events", DataTable)
         table.clear()
-        events = [e for e in self.state.events if self._matches(e)][-SHOWN:]
+        events = [e for e in self.state.events if matches(self.terms, e)][-SHOWN:]
         for index, event in enumerate(events):
             kind = event.type
             table.add_row(
@@ -108,12 +109,6 @@ class EventsScreen(SiteScreen):
         text = describe(self.shown[index]) if 0 <= index < len(self.shown) else ""
         self.query_one("#detail", Static).update(Text(text, style="italic"))
 
-    def _matches(self, event: wire.Event) -> bool:
-        if not self.needle:
-            return True
-        text = f"{event_room(event)} {event.type} {describe(event)}"
-        return self.needle.lower() in text.lower()
-
     @work(exclusive=True)
     async def fetch(self) -> None:
         """The controller's recent events, so the log is not empty on opening."""
@@ -133,7 +128,7 @@ class EventsScreen(SiteScreen):
         field.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value.strip()
+        self.terms = parse_filter(event.value)
         self.redraw(frozenset({Kind.EVENTS}))
 
     def on_input_submitted(self) -> None:
@@ -144,7 +139,7 @@ class EventsScreen(SiteScreen):
         field = self.query_one("#filter", Input)
         field.value = ""
         field.display = False
-        self.needle = ""
+        self.terms = []
         self.query_one("#events", DataTable).focus()
         self.redraw(frozenset({Kind.EVENTS}))
 
