@@ -55,6 +55,7 @@ class Kind(Enum):
     """The part of a topic after ``campusctl/<site>/``."""
 
     STATUS = "status"
+    BRIDGE = "bridge"
     HEARTBEAT = "heartbeat"
     CONTROLLER = "controller"
     CAMPUS = "campus"
@@ -130,6 +131,13 @@ class Topics:
     @property
     def heartbeat(self) -> str:
         return self.of(Kind.HEARTBEAT, self.shard)
+
+    @property
+    def bridge(self) -> str:
+        """The school broker's bridge to the district: ``1`` while the link is up, ``0`` when
+        it is down (Mosquitto's notification topic, retained on both brokers;
+        controller/district.py)."""
+        return self.of(Kind.BRIDGE)
 
     @property
     def controller(self) -> str:

@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rules_commands(commands, EXAMPLES)
 
+    from controller.district import add_district_commands
+
+    add_district_commands(commands)
+
     from tui.options import add_arguments as tui_arguments
 
     tui = commands.add_parser("tui", help="the facility staff's terminal UI")
