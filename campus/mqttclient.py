@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -89,6 +90,35 @@ def paho_client(
 
     client.on_socket_open = socket_opened
     return client, broker
+
+
+def connect_failure(broker: BrokerAddress, exc: BaseException) -> str:
+    """How a failed connect to `broker` reads in a message: the error, and over TLS, when the
+    other end dropped or garbled the handshake, the likely cause (``mqtts://`` given a plain MQTT
+    port: Mosquitto resets the connection on a ClientHello)."""
+    text = str(exc) or type(exc).__name__
+    if broker.tls and _not_tls(exc):
+        return f"the broker did not answer TLS: is it a TLS port? ({text})"
+    return text
+
+
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+"""OpenSSL's reasons for bytes that are no TLS record (a plain server that answered)."""
+
+
+def _not_tls(exc: BaseException) -> bool:
+    """A handshake the other end did not take part in: it closed or reset the connection, or
+    answered something that is not TLS. A certificate the client rejects (or the broker's alert
+    about ours) is a TLS answer, and is not this."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return False
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason in NOT_TLS_REASONS
+    return isinstance(exc, ConnectionResetError | ConnectionAbortedError | BrokenPipeError)
 
 
 def _no_delay(sock: SocketLike) -> None:

@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 from campus import wire
 from campus.brokerurl import BrokerAddress
 from campus.model import Building, Campus, Room
-from campus.mqttclient import paho_client
+from campus.mqttclient import connect_failure, paho_client
 from campus.problems import CampusError
 from rules.schema import RuleSet
 
@@ -180,7 +180,8 @@ class Claim:
         try:
             client.connect(self._address.host, self._address.port, CLAIM_KEEPALIVE)
         except OSError as exc:
-            raise CampusError(f"{self.what}: cannot reach {self._address}: {exc}") from exc
+            failure = connect_failure(self._address, exc)
+            raise CampusError(f"{self.what}: cannot reach {self._address}: {failure}") from exc
         client.loop_start()
         if not self._connected.wait(timeout):
             self.release()

@@ -61,7 +61,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from campus.mqttclient import LastWill, paho_client
+from campus.mqttclient import LastWill, connect_failure, paho_client
 from campus.problems import DriverError
 from drivers.mqtt.paho_internals import PahoInternals, paho_version
 from drivers.mqtt.settings import MqttSettings
@@ -272,7 +272,7 @@ class Connection:
             try:
                 await self._worker
             except Exception as exc:
-                self._attempt_failed(f"{exc}" or type(exc).__name__)
+                self._attempt_failed(connect_failure(self.endpoint, exc))
             else:
                 self._worker = None
                 await self._await_connack()

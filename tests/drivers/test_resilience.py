@@ -165,6 +165,22 @@ async def test_a_broker_that_never_answers_connect_is_retried(
 
 
 @run_async
+async def test_mqtts_to_a_plain_port_asks_whether_it_is_a_tls_port(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mosquitto resets a connection that starts with a TLS ClientHello: "connection reset by
+    peer" alone sent people looking at the network."""
+    settings = fast_settings(f"mqtts://{broker.host}:{broker.port}")
+    async with MqttDriver(make_campus("x"), settings, VirtualClock(0.0)) as driver:
+        await wait_for(lambda: driver.stats.connect_failures >= 1, what="a failed TLS attempt")
+    [warning] = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
+    assert warning.startswith(
+        f"cannot connect to the MQTT broker at mqtts://{broker.host}:{broker.port}: "
+        "the broker did not answer TLS: is it a TLS port? ("
+    )
+
+
+@run_async
 async def test_keepalive_pings_keep_an_idle_connection(
     fresh_broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -249,17 +249,22 @@ def test_a_broker_signed_by_another_ca_is_refused(
     assert not stats.connects
     assert stats.connect_failures >= 1
     assert "CERTIFICATE_VERIFY_FAILED" in caplog.text
+    assert "is it a TLS port?" not in caplog.text  # it is: its certificate is the problem
 
 
-def test_client_certificates_when_the_broker_requires_them(tmp_path: Path) -> None:
+def test_client_certificates_when_the_broker_requires_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     passwords = {"controller": PASSWORDS["controller"]}
     acl = "user controller\ntopic readwrite #\n"
+    caplog.set_level(logging.WARNING, logger="campusctl.mqtt")
     with running_secure_mosquitto(
         tmp_path / "broker", passwords, acl, require_certificate=True
     ) as broker:
         url = secret(tmp_path, broker, "controller")
         without = asyncio.run(_connect_briefly(url, tmp_path))
         assert not without.connects
+        assert "is it a TLS port?" not in caplog.text  # TLS it is: it wants our certificate
         pki = broker.pki
         with_cert = asyncio.run(
             _connect_briefly(f"{url}&cert={pki.client_cert}&key={pki.client_key}", tmp_path)

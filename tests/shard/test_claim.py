@@ -36,3 +36,14 @@ def test_overlap_and_shared_client_id_are_refused_until_released(broker: Broker)
     finally:
         first.release()
     claim(broker, "b2,b3", "two").release()
+
+
+def test_a_claim_over_mqtts_on_a_plain_port_asks_whether_it_is_a_tls_port(broker: Broker) -> None:
+    address = parse_broker_url(f"mqtts://{broker.host}:{broker.port}")
+    plain_port = Claim(address, parse_shard("b1", CAMPUS), "tls-to-plain")
+    with pytest.raises(CampusError) as refused:
+        plain_port.take(timeout=5.0)
+    plain_port.release()
+    assert str(refused.value).startswith(
+        f"shard b1: cannot reach {address}: the broker did not answer TLS: is it a TLS port? ("
+    )
