@@ -62,7 +62,7 @@ class BrokerAddress:
 
 def parse_broker_url(url: str) -> BrokerAddress:
     """``mqtt[s]://[user:password@]host[:port][?ca=...]`` (``tcp://``, ``ssl://`` or a bare
-    ``host:port`` too).
+    ``host:port`` too); no path (``mqtt://host:1883/foo`` would silently drop ``/foo``).
 
     Raises ValueError naming the URL and what is wrong with it.
     """
@@ -76,6 +76,11 @@ def parse_broker_url(url: str) -> BrokerAddress:
         raise ValueError(f"broker URL {url!r}: {exc}") from exc
     if not parts.hostname:
         raise ValueError(f"broker URL {url!r} names no host; write mqtt://127.0.0.1:1883")
+    if parts.path not in ("", "/"):
+        raise ValueError(
+            f"broker URL {url!r} has a path ({parts.path}), which MQTT has no use for: "
+            f"drop it (mqtt://{parts.hostname}:{port}); topics are set in campus.yaml"
+        )
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     address = BrokerAddress(parts.hostname, port, username, password, tls)

@@ -27,6 +27,7 @@ def test_default_port_and_credentials_from_settings_win() -> None:
         ({"url": "mqtts://broker?cert=/c.pem&bogus=1"}, "unknown option 'bogus'"),
         ({"url": "mqtt://broker:99999"}, "out of range"),
         ({"url": "mqtt://:1883"}, "names no host"),
+        ({"url": "mqtt://broker:1883/foo"}, r"has a path \(/foo\).*drop it \(mqtt://broker:1883\)"),
         ({"protocol": "3.1"}, "'3.1.1' or '5'"),
         ({"keepalive": 0}, "keepalive"),
         ({"reconnect_min": 5.0, "reconnect_max": 1.0}, "reconnect_min <= reconnect_max"),
