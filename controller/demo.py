@@ -118,10 +118,10 @@ async def _run(
     async with _broker(external, options.embedded_broker) as broker:
         console.print(f"broker: {broker.kind} at {broker.url}")
         clock = ScaledClock(options.start, options.speed)
+        service = replace(options.service, broker_url=broker.url, state=files.state)
+        controller = build_controller(campus, rules, clock, service)  # refuses bad options
         log_file = files.log if staff_tui else None
         simulator = await _start_simulator(options, broker.url, clock, log_file)
-        service = replace(options.service, broker_url=broker.url, state=files.state)
-        controller = build_controller(campus, rules, clock, service)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
             if staff_tui:

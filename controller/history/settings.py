@@ -111,6 +111,15 @@ def resolve_settings(
             f"InfluxDB URL {url!r} (--influx-url or {where}.url) must look like "
             "http://host:8086 or https://host:8086"
         )
+    try:
+        bad = "port 0" if parts.port == 0 else ""
+    except ValueError as exc:  # not a number, or out of range: found here, not at the first write
+        bad = str(exc)
+    if bad:
+        raise CampusError(
+            f"InfluxDB URL {url!r} (--influx-url or {where}.url) has a bad port ({bad}): give "
+            "a port from 1 to 65535, like http://host:8086 (or none: 80 for http, 443 for https)"
+        )
     api_version = options.api_version or (section.api_version if section else 2)
     if api_version not in (1, 2):
         raise CampusError(

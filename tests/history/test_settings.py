@@ -114,6 +114,9 @@ def test_the_token_file_option_wins_over_the_environment(tmp_path: Path) -> None
     ("given", "message"),
     [
         (HistoryOptions(url="influx:8086"), "must look like http://host:8086"),
+        (HistoryOptions(url="http://127.0.0.1:99999"), r"has a bad port \(Port out of range"),
+        (HistoryOptions(url="http://127.0.0.1:80a6"), "has a bad port .*1 to 65535"),
+        (HistoryOptions(url="http://127.0.0.1:0"), r"has a bad port \(port 0\): give a port"),
         (HistoryOptions(url="http://h:1", token_file=Path("/nonexistent/t")), "cannot read the"),
         (HistoryOptions(url="http://h:1", heartbeat=0), "heartbeat must be positive"),
         (HistoryOptions(url="http://h:1", spool_max_mb=0), "spool cap must be positive"),
