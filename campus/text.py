@@ -57,3 +57,8 @@ def counted(count: int, noun: str, plural: str = "") -> str:
     if count == 1:
         return f"{count} {noun}"
     return f"{count} {plural or noun + 's'}"
+
+
+def times_text(count: int) -> str:
+    """``once``, ``twice``, ``3 times``: how often something happened."""
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")

@@ -18,6 +18,7 @@ from campus.clock import Clock, ScaledClock, WallClock, parse_start
 from campus.config import CampusFile, load_campus
 from campus.model import Campus
 from campus.problems import CampusError, ConfigError
+from campus.text import counted
 from campus.yamlmodel import json_schema
 from controller.runtime import Controller
 from controller.service import add_service_arguments, build_controller, service_options
@@ -267,9 +268,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     campus = load_campus(args.path)
     rooms = campus.rooms
     print(
-        f"{args.path}: {len(campus.buildings)} buildings, {len(rooms)} rooms, "
-        f"{sum(len(r.points) for r in rooms)} points, "
-        f"{sum(len(r.actuators) for r in rooms)} actuators"
+        f"{args.path}: {counted(len(campus.buildings), 'building')}, "
+        f"{counted(len(rooms), 'room')}, {counted(sum(len(r.points) for r in rooms), 'point')}, "
+        f"{counted(sum(len(r.actuators) for r in rooms), 'actuator')}"
     )
     return 0
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from campus.model import Campus
+from campus.text import counted
 from campus.types import Command, Quality, Reading
 from drivers.mqtt.codec import decode_availability, decode_state, encode_command
 from drivers.mqtt.errors import PayloadError
@@ -187,7 +188,7 @@ def run(args: argparse.Namespace, default_rules: list[Path]) -> int:
     took = time.perf_counter() - began
     print(
         f"{datetime.fromtimestamp(start, zone):%Y-%m-%d %H:%M} + {args.days:g} days: "
-        f"{loop.readings} readings, {loop.commands} commands in {took:.1f} s "
+        f"{counted(loop.readings, 'reading')}, {counted(loop.commands, 'command')} in {took:.1f} s "
         f"({args.days * 86400.0 / took:,.0f}x real time)"
     )
     print(summary(world))

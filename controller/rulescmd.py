@@ -24,7 +24,7 @@ from campus.config import load_campus
 from campus.explain_text import explain_text
 from campus.model import ActuatorType
 from campus.problems import CampusError, Problem
-from campus.text import counted
+from campus.text import counted, times_text
 from campus.yamlmodel import json_schema
 from rules.engine import Engine
 from rules.explain import explain
@@ -112,12 +112,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             skipped = [f"{s.room} ({s.reason})" for s in rule.skipped]
             print(f"    skips {_rooms(skipped)}")
     errors, warnings = len(ruleset.errors), len(ruleset.warnings)
-    print(f"{len(ruleset.rules)} rules loaded, {errors} errors, {warnings} warnings")
+    print(
+        f"{counted(len(ruleset.rules), 'rule')} loaded, {counted(errors, 'error')}, "
+        f"{counted(warnings, 'warning')}"
+    )
     return 1 if errors else 0
 
 
 def _rooms(names: list[str]) -> str:
-    count = f"{len(names)} room{'s' if len(names) != 1 else ''}"
+    count = counted(len(names), "room")
     shown = ", ".join(names[:MAX_LISTED])
     more = f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else ""
     return f"{count}: {shown}{more}" if names else count
@@ -266,7 +269,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     result = replay(ruleset.rules, campus, trace)
     tz = ZoneInfo(campus.site.timezone)
     columns = ", ".join(f"{c} -> {p}" for c, p in trace.columns.items())
-    print(f"trace {args.trace}: {len(trace.readings)} readings ({columns})")
+    print(f"trace {args.trace}: {counted(len(trace.readings), 'reading')} ({columns})")
     if trace.ignored:
         print(f"ignored columns: {', '.join(trace.ignored)}")
     if not args.quiet:
@@ -279,14 +282,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     actuators = campus.actuators()
     for total in result.totals.values():
         line = (
-            f"  {total.actuator}: {total.commands} commands, on {total.on_seconds / 3600:.1f} h "
+            f"  {total.actuator}: {counted(total.commands, 'command')}, "
+            f"on {total.on_seconds / 3600:.1f} h "
             f"({total.on_seconds / span:.0%})"
         )
         if actuators[total.actuator].type is ActuatorType.LEVEL:
             line += f", mean {total.integral / span:.1f} {actuators[total.actuator].unit}"
         print(line.rstrip())
     for rule, count in sorted(result.transitions.items()):
-        print(f"  rule {rule}: activated {count} times")
+        print(f"  rule {rule}: activated {times_text(count)}")
     if result.alarms:
         print(f"  alarms raised: {result.alarms}")
     if result.occupied_seconds is not None:

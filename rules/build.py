@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from campus.model import ActuatorType, Building, Campus, Room, ValueType
 from campus.problems import Position, Problem, Severity
+from campus.text import counted
 from rules.expr import Expression, ExpressionError, compile_expression
 from rules.schema import (
     AlarmRule,
@@ -235,7 +236,7 @@ class _Builder:
             self.error(
                 self.s.rooms.pos,
                 f"rule {self.s.id.value!r} covers no room: "
-                f"rooms: matches none of the {count} rooms",
+                f"rooms: matches none of the {counted(count, 'room')}",
             )
             return [], False
         return matched, True

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from campus.text import counted
 from rules.build import CampusContext
 from rules.instance import ActuatorState, Instance, InstanceEnv, PointState, State
 from rules.schema import Rule
@@ -114,7 +115,7 @@ class Roster:
         diff: list[str] = []
         for rid, rule in old.items():
             if rid not in new:
-                diff.append(f"- rule {rid} ({len(rule.rooms)} rooms)")
+                diff.append(f"- rule {rid} ({counted(len(rule.rooms), 'room')})")
         for (rid, room), instance in list(self.instances.items()):
             if not keep.get(rid, False):
                 why = "rule removed" if rid not in new else "rule changed"
@@ -124,7 +125,7 @@ class Roster:
         added: list[Instance] = []
         for rid, rule in new.items():
             if rid not in old:
-                diff.append(f"+ rule {rid} ({len(rule.rooms)} rooms)")
+                diff.append(f"+ rule {rid} ({counted(len(rule.rooms), 'room')})")
             elif not keep[rid]:
                 diff.append(f"~ rule {rid}: {', '.join(_changes(old[rid], rule))}")
             else:

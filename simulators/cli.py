@@ -29,6 +29,7 @@ from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
 from campus.problems import ConfigError
+from campus.text import counted
 from simulators.fallback import FallbackSettings
 from simulators.mqtt import SimulatorRunner
 from simulators.scenario import load_scenario
@@ -207,7 +208,7 @@ def summary(world: World) -> str:
     heating = sum(t.heating_wh for t in truths) / 1000.0
     until = datetime.fromtimestamp(world.now, ZoneInfo(world.campus.site.timezone))
     return (
-        f"{len(truths)} rooms, simulated up to {until:%Y-%m-%d %H:%M}; "
+        f"{counted(len(truths), 'room')}, simulated up to {until:%Y-%m-%d %H:%M}; "
         f"lighting {lighting:.2f} kWh, fans {fans:.2f} kWh, heating {heating:.2f} kWh"
     )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from campus.model import Campus
+from campus.text import counted
 from controller.events import Readings
 from controller.history.changes import ChangeFilter
 from controller.history.schema import EVENT_TYPES, Schema
@@ -78,7 +79,7 @@ class Historian:
         self._subscriptions = [controller.bus.subscribe(Readings, self._on_readings)]
         for event_type in EVENT_TYPES:
             self._subscriptions.append(controller.bus.subscribe(event_type, writer.submit))
-        waiting = f", {spool.count} points waiting from before" if spool.count else ""
+        waiting = f", {counted(spool.count, 'point')} waiting from before" if spool.count else ""
         log.info("history on: %s; spool %s%s", sink.description, spool.path, waiting)
 
     def _on_readings(self, batch: Readings) -> None:
@@ -99,9 +100,9 @@ class Historian:
         stats = writer.stats
         left = writer.spool.count
         log.info(
-            "history stopped: %d points written, %d refused, %d went through the spool%s",
-            stats.written,
+            "history stopped: %s written, %d refused, %d went through the spool%s",
+            counted(stats.written, "point"),
             stats.rejected,
             stats.spooled,
-            f"; {left} points stay spooled for the next start" if left else "",
+            f"; {counted(left, 'point')} stay spooled for the next start" if left else "",
         )

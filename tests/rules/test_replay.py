@@ -93,3 +93,26 @@ def test_long_and_wide_traces(campus: Campus, write: Write) -> None:
 def test_bad_traces_say_where(campus: Campus, write: Write, text: str, message: str) -> None:
     with pytest.raises(CampusError, match=message):
         read_trace(write("t.csv", text), campus, "b1.r101")
+
+
+def test_replay_counts_read_in_the_singular(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = write(
+        "r.yaml",
+        'rules:\n  - id: lights-on\n    rooms: id == "main.r101"\n    when: occupancy\n'
+        "    set:\n      lights: on\n",
+    )
+    trace = write(
+        "t.csv",
+        "ts,point,value\n2026-11-23 08:00,occupancy,false\n2026-11-23 08:10,occupancy,true\n"
+        "2026-11-23 08:30,occupancy,false\n",
+    )
+    config = EXAMPLES / "campus.yaml"
+    assert (
+        main(["rules", "replay", str(rules), "--trace", str(trace), "--config", str(config)]) == 0
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert f"trace {trace}: 3 readings (occupancy -> main.r101.occupancy)" in out
+    assert "  main.r101.ventilation: 1 command, on 0.0 h (0%), mean 0.0 %" in out
+    assert "  rule lights-on: activated once" in out

@@ -10,7 +10,9 @@ import pytest
 
 from campus.model import Campus, Period
 from campus.problems import Severity
+from controller.cli import main
 from rules.loader import load_rules
+from tests.conftest import EXAMPLES
 
 Write = Callable[[str, str], Path]
 
@@ -157,3 +159,15 @@ def test_in_session_is_refused_in_rooms(campus: Campus, write: Write) -> None:
     assert problems_of(timed, write, text) == [
         "r.yaml:3:12: the timetable cannot be used here (rooms: is fixed, not timed)"
     ]
+
+
+def test_rules_check_counts_read_in_the_singular(
+    write: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        "r.yaml",
+        'rules:\n  - id: idle\n    rooms: id == "main.r101"\n    when: occupancy\n',
+    )
+    assert main(["rules", "check", str(path), "--config", str(EXAMPLES / "campus.yaml")]) == 0
+    *_, summary = capsys.readouterr().out.splitlines()
+    assert summary == "1 rule loaded, 0 errors, 1 warning"

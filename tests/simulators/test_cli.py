@@ -75,5 +75,5 @@ def test_summary_names_the_time_and_the_energy() -> None:
     world = World(make_campus(), seed=1, start=0.0)
     world.step(3600.0)
     text = cli.summary(world)
-    assert text.startswith("1 rooms, simulated up to 1970-01-01 02:00; lighting 0.00 kWh")
+    assert text.startswith("1 room, simulated up to 1970-01-01 02:00; lighting 0.00 kWh")
     assert "heating" in text
