@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from textual.app import ScreenStackError
@@ -124,8 +126,10 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
 
 @run_async
 async def test_override_round_trip_reaches_the_simulated_light(
-    broker: Broker, tmp_path: Path
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """`x` without an override says so (it asked "Release the override...?" and failed); an
+    override typed as "until HH:MM" ends at that local time on the controller's clock."""
     async with running_campus(broker, tmp_path, alarms=False) as campus:
         app = tui_for(campus)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -135,9 +139,20 @@ async def test_override_round_trip_reaches_the_simulated_light(
             assert room.selected_actuator() == "lights"
             assert campus.world.truth("main.r103").lights == 0.0
 
+            notices: list[str] = []
+            monkeypatch.setattr(app, "notify", lambda message, **_: notices.append(message))
+            assert not room.active_bindings["x"].binding.show, "x hidden without an override"
+            await pilot.press("x")
+            assert showing(app, RoomScreen), "asked to release an override that is not there"
+            assert notices == ["main.r103.lights has no override to release"]
+
+            zone = ZoneInfo(campus.campus.site.timezone)
+            end = datetime.fromtimestamp(campus.clock.now() + 7200, zone).replace(
+                second=0, microsecond=0
+            )
             await pilot.press("o")
             await until(pilot, lambda: type(app.screen).__name__ == "OverrideDialog", "dialog")
-            await pilot.press("tab", "right", "enter", "tab", "enter")  # on; 1 hour; Override
+            await pilot.press("tab", *f"until {end:%H:%M}", "enter")  # on (proposed), typed end
             await until(
                 pilot, lambda: campus.world.truth("main.r103").lights == 1.0, "the light on"
             )
@@ -150,8 +165,8 @@ async def test_override_round_trip_reaches_the_simulated_light(
             await until(pilot, lambda: held() == f"override:{USER}", "the override shown")
             winner = app.state.room_states["main.r103"].actuators["lights"].winner
             assert winner is not None
-            assert winner.until is not None
-            assert 59 * 60 < winner.until - campus.clock.now() <= 3600
+            assert winner.until == end.timestamp(), "until the local time typed"
+            await until(pilot, lambda: room.active_bindings["x"].binding.show, "x shown")
 
             await pilot.press("w")
             await until(pilot, lambda: isinstance(app.screen, ExplainScreen), "explain")

@@ -1,9 +1,11 @@
-"""Pure parts of the TUI: parsing the control plane, the event log's merge and filter, comfort
-bands, the worst-first order, sparklines and how values read."""
+"""Pure parts of the TUI: parsing the control plane, the event log's merge and filter, override
+holds as typed, comfort bands, the worst-first order, sparklines and how values read."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,6 +15,7 @@ from campus.wire import Kind, parse_topic
 from tests.tui.fixed_site import ALARMS, BASE, EVENTS, NOW, retained
 from tui.bands import Band, band, urgency
 from tui.eventfilter import matches, parse_filter
+from tui.hold import HoldError, end_text, parse_hold
 from tui.state import SiteState
 from tui.widgets.spark import sparkline
 
@@ -101,6 +104,56 @@ def test_topics() -> None:
     assert (topic.site, topic.kind, topic.rest) == ("demo", Kind.ROOM, "main/r101")
     assert parse_topic("zigbee2mqtt/x") is None
     assert parse_topic("campusctl/demo/nonsense") is None
+
+
+OSLO = "Europe/Oslo"
+
+
+@pytest.mark.parametrize(
+    ("typed", "fields", "ends"),
+    [
+        ("30m", {"duration": 1800.0}, "ends 11:00 today (in 30m)"),
+        ("for 1h30m", {"duration": 5400.0}, "ends 12:00 today (in 1h30m)"),
+        ("  2H ", {"duration": 7200.0}, "ends 12:30 today (in 2h00m)"),
+        ("until 14:00", {"until": "2026-11-23 14:00"}, "ends 14:00 today (in 3h30m)"),
+        ("10:00", {"until": "2026-11-24 10:00"}, "ends 10:00 tomorrow (in 23h30m)"),
+        ("until 2026-11-25 08:00", {"until": "2026-11-25 08:00"},
+         "ends 08:00 Wed 25 Nov (in 1d21h)"),
+        ("end of day", {"until": "end-of-day"}, "ends 00:00 tomorrow (in 13h30m)"),
+        ("until eod", {"until": "end-of-day"}, "ends 00:00 tomorrow (in 13h30m)"),
+    ],
+)  # fmt: skip
+def test_an_override_holds_for_any_length_typed(
+    typed: str, fields: dict[str, Any], ends: str
+) -> None:
+    """On the controller's clock (Monday 10:30) in the site's zone; ``until 14:00`` is sent as
+    the site's local date and time, which the controller reads in the same zone."""
+    hold = parse_hold(typed, NOW, OSLO)
+    assert hold.fields == fields
+    assert end_text(hold.end, NOW, OSLO) == ends
+
+
+@pytest.mark.parametrize(
+    ("typed", "problem"),
+    [
+        ("", "say how long: 30m, 2h, until 14:00 or end of day"),
+        ("45", "45 what? write 45m or 45h"),
+        ("0m", "an override must hold for more than 0 s"),
+        ("soon", "'soon' is no duration (30m, 2h, 1h30m) or end (until 14:00, end of day)"),
+        ("until 25:00", "25:00 is no time of day: write HH:MM, like 14:00"),
+        ("until 2026-11-23 09:00", "2026-11-23 09:00 has passed on the controller's clock"),
+        ("until lunch", "until 'lunch': write until 14:00 or until 2026-11-24 08:00"),
+    ],
+)
+def test_a_hold_that_is_none_says_what_to_write(typed: str, problem: str) -> None:
+    with pytest.raises(HoldError) as caught:
+        parse_hold(typed, NOW, OSLO)
+    assert str(caught.value) == problem
+
+
+def test_the_end_of_the_day_is_local_midnight_when_the_clocks_change() -> None:
+    sunday = datetime(2026, 10, 25, tzinfo=ZoneInfo(OSLO)).timestamp()  # summer time ends
+    assert parse_hold("end of day", sunday, OSLO).end - sunday == 25 * 3600
 
 
 @pytest.mark.parametrize(

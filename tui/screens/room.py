@@ -31,6 +31,7 @@ class RoomScreen(SiteScreen):
         Binding("escape", "app.pop_screen", "Back", id="room.back"),
         Binding("o", "override", "Override", id="room.override"),
         Binding("x", "release", "Release", id="room.release"),
+        Binding("x", "nothing_to_release", show=False),
         Binding("w", "explain", "Why?", id="room.explain"),
         Binding("tab", "app.focus_next", "Next table", show=False),
     ]
@@ -41,6 +42,7 @@ class RoomScreen(SiteScreen):
         self.trends: dict[str, list[float | None]] = {}
         self.history_end: float | None = None
         """The controller time of the last history minute."""
+        self._overridden = False
 
     @property
     def spec(self) -> RoomSpec:
@@ -89,6 +91,7 @@ class RoomScreen(SiteScreen):
         self._actuators(state)
         self._instances(state)
         self._reason(state)
+        self._bindings_changed()
 
     def _record(self, state: RoomState) -> None:
         """Carry the sparklines on with live values, one slot per controller minute."""
@@ -201,6 +204,7 @@ class RoomScreen(SiteScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "actuators":
             self._reason(self.state.room_states.get(self.room_id))
+            self._bindings_changed()
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -214,12 +218,48 @@ class RoomScreen(SiteScreen):
         spec = self.spec.actuators[name]
         state = self.state.room_states.get(self.room_id)
         current = state.actuators.get(name) if state is not None else None
-        dialog = OverrideDialog(f"{self.room_id}.{name}", spec, current.value if current else None)
+        info = self.state.controller
+        dialog = OverrideDialog(
+            f"{self.room_id}.{name}",
+            spec,
+            current.value if current else None,
+            self.state.now,
+            info.timezone if info is not None else "UTC",
+        )
         self.app.push_screen(dialog, self._override)
 
     def _override(self, choice: OverrideRequest | None) -> None:
         if choice is not None:
             self.send("override", choice.body(), f"{choice.actuator} overridden")
+
+    def overridden(self) -> bool:
+        """Whether an override holds the highlighted actuator (it may not be the winner)."""
+        name = self.selected_actuator()
+        state = self.state.room_states.get(self.room_id)
+        actuator = state.actuators.get(name) if state is not None and name else None
+        holders = actuator.holders if actuator is not None else []
+        return any(h.source.startswith("override:") for h in holders)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`x` releases (and shows in the footer) only where an override holds; elsewhere it
+        says so."""
+        if action == "release":
+            return self.overridden()
+        if action == "nothing_to_release":
+            return not self.overridden()
+        return True
+
+    def _bindings_changed(self) -> None:
+        """Tell the footer when `x` starts or stops applying (not on every redraw)."""
+        overridden = self.overridden()
+        if overridden != self._overridden:
+            self._overridden = overridden
+            self.refresh_bindings()
+
+    def action_nothing_to_release(self) -> None:
+        name = self.selected_actuator()
+        if name is not None:
+            self.notify(f"{self.room_id}.{name} has no override to release")
 
     def action_release(self) -> None:
         name = self.selected_actuator()
