@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -36,6 +37,8 @@ log = logging.getLogger("campusctl.controlplane")
 MAX_PAYLOAD = 64 * 1024
 """Requests are small; a bigger payload is refused before it is parsed."""
 MAX_EVENTS = 500
+TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+"""``until`` as a time of day (``14:00``, ``9:30``): the next such time."""
 
 
 class RequestError(CampusError):
@@ -150,7 +153,8 @@ def override_value(value: object) -> Value:
 
 def override_until(body: dict[str, Any], now: float, timezone: str) -> float:
     """The end of an override: ``duration`` (seconds or ``15m``/``1h``) from now, or ``until``
-    (POSIX seconds, local time ``2026-11-23 16:00``, or ``end-of-day``)."""
+    (POSIX seconds, local time ``2026-11-23 16:00``, a time of day ``14:00``: the next one on
+    the controller's clock, or ``end-of-day``)."""
     if ("duration" in body) == ("until" in body):
         raise RequestError("override needs exactly one of 'duration' (like 15m) or 'until'")
     if "duration" in body:
@@ -174,15 +178,30 @@ def override_until(body: dict[str, Any], now: float, timezone: str) -> float:
         today = datetime.fromtimestamp(now, tz).date()
         midnight = datetime(today.year, today.month, today.day, tzinfo=tz) + timedelta(days=1)
         return midnight.timestamp()
+    if TIME_OF_DAY.fullmatch(until.strip()):
+        return next_time_of_day(until.strip(), now, tz)
     try:
         moment = datetime.fromisoformat(until)
     except ValueError as exc:
         raise RequestError(
             f"until {until!r} is not a time: give POSIX seconds, local time like "
-            "'2026-11-23 16:00', or 'end-of-day'"
+            "'2026-11-23 16:00' or '14:00', or 'end-of-day'"
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
+    return moment.timestamp()
+
+
+def next_time_of_day(text: str, now: float, tz: ZoneInfo) -> float:
+    """``14:00``: today at that local time if it is still ahead of `now`, else tomorrow."""
+    try:
+        clock = time.fromisoformat(text.zfill(5))
+    except ValueError as exc:
+        raise RequestError(f"until {text!r} is not a time of day: give HH:MM, like 14:00") from exc
+    day = datetime.fromtimestamp(now, tz).date()
+    moment = datetime.combine(day, clock, tzinfo=tz)
+    if moment.timestamp() <= now:
+        moment = datetime.combine(day + timedelta(days=1), clock, tzinfo=tz)
     return moment.timestamp()
 
 
@@ -191,7 +210,8 @@ def _override(plane: ControlPlane, body: dict[str, Any]) -> Any:
     actuator = _string(body, "actuator")
     now = controller.clock.now()
     until = override_until(body, now, controller.campus.site.timezone)
-    controller.override(actuator, override_value(body["value"]), until, body["user"])
+    value = override_value(body["value"])
+    controller.override(actuator, value, until, body["user"], body.get("reason", ""))
     return {"actuator": actuator, "until": until}
 
 
@@ -248,7 +268,7 @@ def _events(plane: ControlPlane, body: dict[str, Any]) -> Any:
 
 
 REQUESTS: dict[str, RequestType] = {
-    "override": RequestType(_override, ("actuator", "value"), ("duration", "until")),
+    "override": RequestType(_override, ("actuator", "value"), ("duration", "until", "reason")),
     "release": RequestType(_release, ("actuator",)),
     "acknowledge": RequestType(_acknowledge, ("alarm",)),
     "enable_rule": RequestType(_rule_enabled(True), ("rule",)),

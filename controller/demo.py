@@ -116,7 +116,11 @@ async def _run(
 ) -> int:
     external = options.service.broker_url if options.external_broker else None
     async with _broker(external, options.embedded_broker) as broker:
-        console.print(f"broker: {broker.kind} at {broker.url}")
+        _plain(
+            console,
+            f"broker: {broker.kind} at {broker.url} (campusctl status, override, rules explain... "
+            f"find it by mDNS on this machine, or give them --broker {broker.url})",
+        )
         clock = ScaledClock(options.start, options.speed)
         service = replace(options.service, broker_url=broker.url, state=files.state)
         controller = build_controller(campus, rules, clock, service)  # refuses bad options

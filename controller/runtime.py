@@ -285,16 +285,20 @@ class Controller:
         """Active alarms and cleared ones nobody acknowledged yet, active first."""
         return self.engine.alarms()
 
-    def override(self, actuator_id: str, value: Value, until: float, who: str) -> None:
-        """Hold `actuator_id` at `value` in the `override` slot (8) until `until`."""
+    def override(
+        self, actuator_id: str, value: Value, until: float, who: str, reason: str = ""
+    ) -> None:
+        """Hold `actuator_id` at `value` in the `override` slot (8) until `until`; `reason`
+        (why staff hold it) goes into the audit."""
         who = staff.check_who(who)
         spec = staff.find_actuator(self._actuators, actuator_id)
         value = staff.check_value(spec, value)
+        reason = staff.check_reason(reason)
         now = self.clock.now()
         until = staff.check_until(until, now)
         self.send(self.engine.set_override(spec.id, value, until, who, now))
-        left = until - now
-        self._audit(who, "override", f"{spec.id} = {show_value(value)} for {left:.0f} s")
+        detail = f"{spec.id} = {show_value(value)} for {until - now:.0f} s"
+        self._audit(who, "override", f"{detail}, reason: {reason}" if reason else detail)
 
     def release_override(self, actuator_id: str, who: str) -> None:
         who = staff.check_who(who)

@@ -68,6 +68,22 @@ def check_until(until: object, now: float) -> float:
     return float(until)
 
 
+MAX_REASON = 200
+"""Characters of an override's reason: a sentence for the audit, not a document."""
+
+
+def check_reason(reason: object) -> str:
+    """Why staff hold an actuator: one line of text ("" for none), kept whole in the audit."""
+    if not isinstance(reason, str):
+        raise CampusError(f"reason must be text, got {reason!r}")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise CampusError(f"reason has {len(reason)} characters: keep it to {MAX_REASON}")
+    if any(not c.isprintable() for c in reason):
+        raise CampusError("reason must be one line of printable text (no newlines or tabs)")
+    return reason
+
+
 def check_flag(value: object, what: str) -> bool:
     if not isinstance(value, bool):
         raise CampusError(f"{what} must be true or false, got {value!r}")

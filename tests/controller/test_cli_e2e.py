@@ -73,9 +73,8 @@ async def test_explain_asks_the_running_controller(
 def test_explain_without_a_controller_says_so(
     broker: Broker, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        ["rules", "explain", "main.r101.lights", "--broker", broker.url, "--timeout", "0.5"]
-    )
+    args = ["rules", "explain", "main.r101.lights", "--broker", broker.url, "--timeout", "0.5"]
+    code = main([*args, "--site", "nobody-runs-this"])
     assert code == 2
     assert "did not answer within 0.5 s" in capsys.readouterr().err
 
