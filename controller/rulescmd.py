@@ -9,6 +9,7 @@ saved rule states, holds and overrides, without live sensor values.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import threading
 import time
@@ -22,7 +23,7 @@ from campus import wire
 from campus.brokerurl import parse_broker_url
 from campus.config import load_campus
 from campus.explain_text import explain_text
-from campus.model import ActuatorType
+from campus.model import ActuatorType, Campus
 from campus.problems import CampusError, Problem
 from campus.text import counted, times_text
 from campus.yamlmodel import json_schema
@@ -260,9 +261,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     campus, ruleset = _load(args.paths, args.config)
     if ruleset.errors:
         return 1
-    room = args.room or next(
-        (r.id for r in campus.rooms if any(r.id in rule.rooms for rule in ruleset.rules)), None
-    )
+    covered = [r.id for r in campus.rooms if any(r.id in rule.rooms for rule in ruleset.rules)]
+    if args.room is not None and args.room not in {r.id for r in campus.rooms}:
+        raise CampusError(_unknown_room(args.room, campus, covered, args.config))
+    room = args.room or next(iter(covered), None)
     if room is None:
         raise CampusError("the rules cover no room: give --room")
     trace = read_trace(args.trace, campus, room)
@@ -296,6 +298,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if result.occupied_seconds is not None:
         print(f"  occupied per the trace: {result.occupied_seconds / 3600:.1f} h")
     return 0
+
+
+def _unknown_room(room: str, campus: Campus, covered: list[str], config: Path) -> str:
+    """--room names no room: the closest id, and the rooms the rules cover (else the campus's)."""
+    ids = [r.id for r in campus.rooms]
+    close = difflib.get_close_matches(room, ids, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    known = f"the rules cover {_rooms(covered)}" if covered else f"{config} has {_rooms(ids)}"
+    return f"--room {room!r}: no such room in {config}{hint}; {known}"
 
 
 def _at(t: float, tz: ZoneInfo) -> str:

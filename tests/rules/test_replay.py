@@ -116,3 +116,18 @@ def test_replay_counts_read_in_the_singular(
     assert f"trace {trace}: 3 readings (occupancy -> main.r101.occupancy)" in out
     assert "  main.r101.ventilation: 1 command, on 0.0 h (0%), mean 0.0 %" in out
     assert "  rule lights-on: activated once" in out
+
+
+def test_an_unknown_room_is_named_with_the_rooms_the_rules_cover(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It was taken for a room without points: 'no column names a point of main.r1O1'."""
+    code = main(
+        ["rules", "replay", str(EXAMPLES / "rules"), "--trace", str(UCI), "--room", "main.r1O1"]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"campusctl: --room 'main.r1O1': no such room in {EXAMPLES / 'campus.yaml'} (did you mean "
+        "'main.r101'?); the rules cover 10 rooms: main.r101, main.r102, main.r103, main.r104, "
+        "main.r105, main.hall1, science.lab1, science.r201, science.r202, library.corner1\n"
+    )
