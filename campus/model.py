@@ -204,6 +204,9 @@ class ActuatorSpec:
     """Seconds that must pass between two commands (equipment protection)."""
     deadband: float = 0.0
     """A level change smaller than this is not sent."""
+    power_w: float | None = None
+    """Electric power when on (a level: at the top of its range); None: the default of its
+    name (controller.kpi)."""
     mqtt: MqttBinding | None = None
     homeassistant: HaBinding | None = None
 

@@ -64,6 +64,7 @@ class Kind(Enum):
     RULES = "rules"
     EVENTS = "events"
     SHARD = "shard"
+    KPI = "kpi"
     REQUEST = "request"
     RESPONSE = "response"
 
@@ -150,6 +151,10 @@ class Topics:
     @property
     def alarms(self) -> str:
         return self.of(Kind.ALARMS, self.shard)
+
+    @property
+    def kpi(self) -> str:
+        return self.of(Kind.KPI, self.shard)
 
     @property
     def rules(self) -> str:
@@ -450,6 +455,109 @@ class ShardClaim:
     since: float
 
 
+@dataclass(slots=True, kw_only=True)
+class KpiMessage:
+    """``kpi``: the site's day so far, once a minute of the controller's clock (controller.kpi).
+    Minutes count room-minutes: a room occupied for an hour is 60. Shares are of the occupied
+    minutes with a reading (null before any); energy is actuators' rated power × time on
+    (a level: × its share of the range), sampled every minute."""
+
+    site: str
+    shard: str
+    ts: float
+    day: str
+    """The site's local date, ``2026-12-07``: the counts start at its midnight."""
+    rooms: int
+    rooms_in_use: int
+    """Rooms whose occupancy reads true now."""
+    occupied_minutes: int
+    co2_minutes: int
+    """Occupied minutes with a CO2 reading."""
+    co2_within_1000_minutes: int
+    co2_within_1400_minutes: int
+    co2_within_1000: float | None
+    """Share of `co2_minutes` at or below 1000 ppm (BB101's daily average for schools)."""
+    co2_within_1400: float | None
+    worst_room: str | None
+    """The room with the highest CO2 now (null: no reading)."""
+    worst_co2: float | None
+    temperature_minutes: int
+    temperature_comfort_minutes: int
+    temperature_comfort: float | None
+    """Share of `temperature_minutes` within 20-26 °C (EN 16798-1, category II)."""
+    alarms: dict[str, int]
+    """Active alarms by severity."""
+    alarms_unacknowledged: int
+    overrides: int
+    overrides_over_4h: int
+    """Overrides set more than four hours ago and still holding."""
+    lights_kwh: float
+    ventilation_kwh: float
+    outside_timetable_kwh: float
+    """Lights and ventilation energy used outside the day's timetable periods."""
+    lights_kwh_last_week: float | None
+    """The same weekday a week ago, by the same time of day (null: not known)."""
+    ventilation_kwh_last_week: float | None
+    uptime_s: float
+    """Seconds of the controller's clock since it started."""
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def merge_kpis(messages: list[KpiMessage]) -> KpiMessage | None:
+    """The site's KPIs from every shard's: counts and energy summed, shares of the sums, the
+    worst room of all, the latest time and the shortest uptime."""
+    if len(messages) <= 1:
+        return messages[0] if messages else None
+
+    def total(name: str) -> Any:
+        return sum(getattr(m, name) for m in messages)
+
+    def known(name: str) -> float | None:
+        values = [getattr(m, name) for m in messages]
+        return None if any(v is None for v in values) else sum(values)
+
+    worst = max((m for m in messages if m.worst_co2 is not None), key=lambda m: m.worst_co2 or 0,
+                default=None)  # fmt: skip
+    alarms: dict[str, int] = {}
+    for m in messages:
+        for severity, count in m.alarms.items():
+            alarms[severity] = alarms.get(severity, 0) + count
+    co2, comfort = total("co2_minutes"), total("temperature_minutes")
+    first = messages[0]
+    return KpiMessage(
+        site=first.site,
+        shard="",
+        ts=max(m.ts for m in messages),
+        day=max(m.day for m in messages),
+        rooms=total("rooms"),
+        rooms_in_use=total("rooms_in_use"),
+        occupied_minutes=total("occupied_minutes"),
+        co2_minutes=co2,
+        co2_within_1000_minutes=total("co2_within_1000_minutes"),
+        co2_within_1400_minutes=total("co2_within_1400_minutes"),
+        co2_within_1000=share(total("co2_within_1000_minutes"), co2),
+        co2_within_1400=share(total("co2_within_1400_minutes"), co2),
+        worst_room=worst.worst_room if worst else None,
+        worst_co2=worst.worst_co2 if worst else None,
+        temperature_minutes=comfort,
+        temperature_comfort_minutes=total("temperature_comfort_minutes"),
+        temperature_comfort=share(total("temperature_comfort_minutes"), comfort),
+        alarms=alarms,
+        alarms_unacknowledged=total("alarms_unacknowledged"),
+        overrides=total("overrides"),
+        overrides_over_4h=total("overrides_over_4h"),
+        lights_kwh=total("lights_kwh"),
+        ventilation_kwh=total("ventilation_kwh"),
+        outside_timetable_kwh=total("outside_timetable_kwh"),
+        lights_kwh_last_week=known("lights_kwh_last_week"),
+        ventilation_kwh_last_week=known("ventilation_kwh_last_week"),
+        uptime_s=min(m.uptime_s for m in messages),
+    )
+
+
 # -- what readers merge when several shards run the site ---------------------------------------
 
 
@@ -619,6 +727,7 @@ MESSAGES: dict[Kind, Any] = {
     Kind.RULES: RulesMessage,
     Kind.EVENTS: Event,
     Kind.SHARD: ShardClaim,
+    Kind.KPI: KpiMessage,
     Kind.RESPONSE: Response,
 }
 """The payload type of each JSON topic (``status`` is plain text: ``online`` or ``offline``;

@@ -24,6 +24,7 @@ from controller.history import (
     history_extension,
     history_options,
 )
+from controller.kpi import DAYS_KEPT, Day, Kpi
 from controller.reload import RuleWatcher
 from controller.resync import Resync
 from controller.runtime import Controller
@@ -177,8 +178,15 @@ def build_controller(
         path = default_path(owner) if options.state == "auto" else options.state
         store = StateStore(path, site)
         saved = store.load()
-        extensions.append(StateKeeper(store))
+        keeper = StateKeeper(store)
+        extensions.append(keeper)
         restored_from = path
+        days = {day: Day.from_json(counts) for day, counts in store.load_days().items()}
+        extensions.append(
+            Kpi(options.shard, days, lambda d: keeper.keep_day(d.day, d.to_json(), DAYS_KEPT))
+        )
+    else:
+        extensions.append(Kpi(options.shard))
     if options.discovery:
         from controller.discovery import DiscoveryExtension
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from campus.problems import CampusError
 from campus.text import clock_text, counted, value_text
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS alarms (
     message TEXT NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
     active INTEGER NOT NULL, acknowledged_by TEXT, acknowledged_at REAL);
 CREATE TABLE IF NOT EXISTS disabled_rules (rule TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS kpi_days (day TEXT PRIMARY KEY, counts TEXT NOT NULL);
 """
 
 
@@ -140,6 +141,21 @@ class StateStore:
             saved.alarms.append(Alarm(*fields))
         saved.disabled = {r for (r,) in db.execute("SELECT rule FROM disabled_rules")}
         return saved
+
+    def load_days(self) -> dict[str, dict[str, Any]]:
+        """The KPI counts of the days kept (controller.kpi), by local date."""
+        return {day: json.loads(counts) for day, counts in self.db.execute(
+            "SELECT day, counts FROM kpi_days ORDER BY day")}  # fmt: skip
+
+    def save_day(self, day: str, counts: dict[str, Any], keep: int) -> None:
+        """Store one day's KPI counts and drop all but the newest `keep` days."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO kpi_days VALUES (?, ?)", (day, json.dumps(counts)))
+            db.execute(
+                "DELETE FROM kpi_days WHERE day NOT IN "
+                "(SELECT day FROM kpi_days ORDER BY day DESC LIMIT ?)",
+                (keep,),
+            )
 
     def save_all(self, engine: Engine) -> None:
         """Replace the whole file's content with the engine's state."""
@@ -317,11 +333,15 @@ class StateKeeper:
             await clock.sleep_until(clock.now() + self.interval * clock.speed)
             self._write(take_changes(controller.engine))
 
+    def keep_day(self, day: str, counts: dict[str, Any], keep: int) -> None:
+        """Store a day's KPI counts, on the writer thread after what was taken before."""
+        self._writer.submit(self.store.save_day, day, counts, keep).add_done_callback(self._written)
+
     def _write(self, changes: Changes | None) -> None:
         if changes is not None:
             self._writer.submit(self.store.write, changes).add_done_callback(self._written)
 
-    def _written(self, done: Future[int]) -> None:
+    def _written(self, done: Future[Any]) -> None:
         error = done.exception()
         if isinstance(error, sqlite3.Error):
             log.error("cannot write the state file %s: %s", self.store.path, error)

@@ -310,3 +310,28 @@ def test_a_site_with_one_shard_offline_is_not_online() -> None:
     assert site.offline_shards == ["b2"]
     assert site.controller is not None
     assert site.controller.rooms == 4
+
+
+def test_shards_kpis_add_up_to_the_sites() -> None:
+    def kpi(shard: str, minutes: int, good: int, worst: float | None) -> wire.KpiMessage:
+        return wire.KpiMessage(
+            site="s", shard=shard, ts=60.0, day="2026-12-07", rooms=2, rooms_in_use=1,
+            occupied_minutes=minutes, co2_minutes=minutes, co2_within_1000_minutes=good,
+            co2_within_1400_minutes=minutes, co2_within_1000=wire.share(good, minutes),
+            co2_within_1400=1.0, worst_room=f"{shard}.r1" if worst else None, worst_co2=worst,
+            temperature_minutes=0, temperature_comfort_minutes=0, temperature_comfort=None,
+            alarms={"warning": 1}, alarms_unacknowledged=1, overrides=0, overrides_over_4h=0,
+            lights_kwh=1.5, ventilation_kwh=0.5, outside_timetable_kwh=0.25,
+            lights_kwh_last_week=None if shard == "b2" else 1.0, ventilation_kwh_last_week=0.5,
+            uptime_s=100.0,
+        )  # fmt: skip
+
+    merged = wire.merge_kpis([kpi("b1", 60, 60, 900.0), kpi("b2", 180, 90, 1300.0)])
+    assert merged is not None
+    assert (merged.rooms, merged.occupied_minutes, merged.co2_within_1000) == (4, 240, 0.625)
+    assert (merged.worst_room, merged.worst_co2) == ("b2.r1", 1300.0)
+    assert merged.alarms == {"warning": 2}
+    assert merged.lights_kwh == 3.0
+    assert merged.lights_kwh_last_week is None, "one shard does not know last week"
+    assert merged.ventilation_kwh_last_week == 1.0
+    assert merged.temperature_comfort is None
