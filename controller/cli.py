@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_district_commands(commands)
 
+    from controller.staffcmd import add_staff_commands
+
+    add_staff_commands(commands)
+
     from tui.options import add_arguments as tui_arguments
 
     tui = commands.add_parser("tui", help="the facility staff's terminal UI")

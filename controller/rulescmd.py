@@ -2,8 +2,9 @@
 
 `check`, `test` and `replay` work on files alone, offline. `explain` asks a running controller
 through the control plane (a request on ``campusctl/<site>/request/explain``, the answer on
-``.../response/explain``), or, with ``--state FILE``, answers offline from a state file: the
-saved rule states, holds and overrides, without live sensor values.
+``.../response/explain``; found as controller/controlclient.py finds it), or, with
+``--state FILE``, answers offline from a state file: the saved rule states, holds and
+overrides, without live sensor values.
 """
 
 from __future__ import annotations
@@ -11,22 +12,19 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import threading
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campus import wire
-from campus.brokerurl import parse_broker_url
 from campus.config import load_campus
 from campus.explain_text import explain_text
 from campus.model import ActuatorType, Campus
 from campus.problems import CampusError, Problem
 from campus.text import counted, times_text
 from campus.yamlmodel import json_schema
+from controller.controlclient import add_client_arguments, controller_session
 from rules.engine import Engine
 from rules.explain import explain
 from rules.loader import load_rules
@@ -57,9 +55,8 @@ def add_rules_commands(commands: Any, examples: Path) -> None:
 
     why = actions.add_parser("explain", help="why an actuator has its value, why a rule is off")
     why.add_argument("target", help="b1.r101.lights, a room id, a rule id, or rule-id@b1.r101")
-    why.add_argument("--config", type=Path, default=config)
-    why.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="the controller's broker")
-    why.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the answer")
+    why.add_argument("--config", type=Path, default=config, help="the campus (with --state)")
+    add_client_arguments(why, changes=False)
     why.add_argument(
         "--state",
         type=Path,
@@ -164,17 +161,17 @@ def _first_errors(ruleset: RuleSet) -> list[str]:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    campus = load_campus(args.config)
     if args.state is not None:
         data = explain_offline(args.state, args.rules, args.config, args.target)
+        timezone = load_campus(args.config).site.timezone
     else:
-        data = ask_controller(
-            args.broker, campus.site.id, "explain", {"target": args.target}, args.timeout
-        )
+        with controller_session(args) as session:
+            data = session.ask("explain", {"target": args.target})
+        timezone = session.site.timezone
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        print(explain_text(data, campus.site.timezone).plain, end="")
+        print(explain_text(data, timezone).plain, end="")
     return 0
 
 
@@ -195,66 +192,6 @@ def explain_offline(state: Path, paths: list[Path], config: Path, target: str) -
     now = max([time.time(), *(i.since for i in saved.instances)])
     engine = Engine(campus, ruleset, now, settle=0.0, saved=saved)
     return explain(engine, target)
-
-
-def ask_controller(broker: str, site: str, name: str, body: dict[str, Any], timeout: float) -> Any:
-    """One control-plane request, answered within `timeout` seconds, or CampusError."""
-    import paho.mqtt.client as mqtt
-
-    from campus.mqttclient import paho_client
-    from campus.secrets import SecretError
-
-    try:
-        address = parse_broker_url(broker)
-    except ValueError as exc:
-        raise CampusError(str(exc)) from None
-    transaction = f"cli-{uuid.uuid4().hex[:12]}"
-    topics = wire.Topics(site)
-    answers: list[wire.Response] = []
-    done = threading.Event()
-
-    def on_connect(client: mqtt.Client, *_: Any) -> None:
-        client.subscribe(topics.response(name), qos=1)
-
-    def on_subscribe(client: mqtt.Client, *_: Any) -> None:
-        message = json.dumps({**body, "transaction": transaction})
-        client.publish(topics.request(name), message, qos=1)
-
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        try:
-            payload = json.loads(message.payload)
-        except ValueError:
-            return
-        response = wire.decode(wire.Response, payload)
-        if response.transaction == transaction:
-            answers.append(response)
-            done.set()
-
-    try:
-        client, address = paho_client(address, transaction, reconnect_max=1)
-    except (SecretError, ValueError) as exc:
-        raise CampusError(f"MQTT broker {address}: {exc}") from None
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    try:
-        client.connect(address.host, address.port)
-    except OSError as exc:
-        raise CampusError(f"cannot reach the broker at {address}: {exc}") from None
-    client.loop_start()
-    try:
-        if not done.wait(timeout):
-            raise CampusError(
-                f"the controller of site {site!r} did not answer within {timeout:g} s on "
-                f"{address}: is it running? (or explain offline with --state FILE)"
-            )
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    answer = answers[0]
-    if answer.status != "ok":
-        raise CampusError(f"the controller refused: {answer.error}")
-    return answer.data
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
