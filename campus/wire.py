@@ -468,6 +468,8 @@ class KpiMessage:
     day: str
     """The site's local date, ``2026-12-07``: the counts start at its midnight."""
     rooms: int
+    area_m2: float
+    """The rooms' floor area (campus.yaml's `area`), for energy per m²."""
     rooms_in_use: int
     """Rooms whose occupancy reads true now."""
     occupied_minutes: int
@@ -533,6 +535,7 @@ def merge_kpis(messages: list[KpiMessage]) -> KpiMessage | None:
         ts=max(m.ts for m in messages),
         day=max(m.day for m in messages),
         rooms=total("rooms"),
+        area_m2=total("area_m2"),
         rooms_in_use=total("rooms_in_use"),
         occupied_minutes=total("occupied_minutes"),
         co2_minutes=co2,

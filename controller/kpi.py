@@ -278,6 +278,7 @@ class Kpi:
             ts=now,
             day=day.day,
             rooms=len(tracker.rooms),
+            area_m2=sum(r.room.area for r in tracker.rooms),
             rooms_in_use=tracker.in_use,
             occupied_minutes=day.occupied_minutes,
             co2_minutes=day.co2_minutes,

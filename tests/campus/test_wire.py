@@ -315,7 +315,8 @@ def test_a_site_with_one_shard_offline_is_not_online() -> None:
 def test_shards_kpis_add_up_to_the_sites() -> None:
     def kpi(shard: str, minutes: int, good: int, worst: float | None) -> wire.KpiMessage:
         return wire.KpiMessage(
-            site="s", shard=shard, ts=60.0, day="2026-12-07", rooms=2, rooms_in_use=1,
+            site="s", shard=shard, ts=60.0, day="2026-12-07", rooms=2, area_m2=120.0,
+            rooms_in_use=1,
             occupied_minutes=minutes, co2_minutes=minutes, co2_within_1000_minutes=good,
             co2_within_1400_minutes=minutes, co2_within_1000=wire.share(good, minutes),
             co2_within_1400=1.0, worst_room=f"{shard}.r1" if worst else None, worst_co2=worst,
@@ -329,6 +330,7 @@ def test_shards_kpis_add_up_to_the_sites() -> None:
     merged = wire.merge_kpis([kpi("b1", 60, 60, 900.0), kpi("b2", 180, 90, 1300.0)])
     assert merged is not None
     assert (merged.rooms, merged.occupied_minutes, merged.co2_within_1000) == (4, 240, 0.625)
+    assert merged.area_m2 == 240.0
     assert (merged.worst_room, merged.worst_co2) == ("b2.r1", 1300.0)
     assert merged.alarms == {"warning": 2}
     assert merged.lights_kwh == 3.0
