@@ -44,13 +44,11 @@ def add_rules_commands(commands: Any, examples: Path) -> None:
     config = examples / "campus.yaml"
 
     check = actions.add_parser("check", help="load rules: errors, warnings, rooms covered")
-    check.add_argument("paths", nargs="+", type=Path)
-    check.add_argument("--config", type=Path, default=config)
+    _rules_and_campus(check, config)
     check.set_defaults(func=cmd_check)
 
     test = actions.add_parser("test", help="run the files' tests: on the virtual clock")
-    test.add_argument("paths", nargs="+", type=Path)
-    test.add_argument("--config", type=Path, default=config)
+    _rules_and_campus(test, config)
     test.set_defaults(func=cmd_test)
 
     why = actions.add_parser("explain", help="why an actuator has its value, why a rule is off")
@@ -72,14 +70,32 @@ def add_rules_commands(commands: Any, examples: Path) -> None:
     schema.set_defaults(func=cmd_schema)
 
     play = actions.add_parser("replay", help="feed a CSV trace through the rules")
-    play.add_argument("paths", nargs="+", type=Path)
+    _rules_and_campus(play, config)
     play.add_argument("--trace", type=Path, required=True, help="CSV: see docs/rules.md")
-    play.add_argument("--config", type=Path, default=config)
     play.add_argument(
         "--room", default=None, help="the room bare column names feed (default: the first covered)"
     )
     play.add_argument("--quiet", action="store_true", help="totals only, no command list")
     play.set_defaults(func=cmd_replay)
+
+
+def _rules_and_campus(parser: argparse.ArgumentParser, config: Path) -> None:
+    """The arguments `check`, `test` and `replay` share: which rules, against which campus."""
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a rules file, or a folder of them (its *.yaml and *.yml files, in name order)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=config,
+        metavar="CAMPUS_YAML",
+        help="the campus whose rooms, points and actuators the rules must name "
+        "(default: the demo campus, %(default)s)",
+    )
 
 
 def _load(paths: list[Path], config: Path) -> tuple[Any, RuleSet]:
