@@ -110,11 +110,13 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(dataclasses.asdict(found), indent=2))
         return 0
-    print("controllers:")
+    if found.controllers:
+        print("controllers:")
     for c in found.controllers:
         where = ", ".join(c.addresses) or c.host
         print(f"  {c.name}: site {c.site}, broker {c.broker}, topics {c.prefix}#, at {where}")
-    print("brokers:")
+    if found.brokers:
+        print("brokers:")
     for b in found.brokers:
         print(f"  {b.name}: {b.url}")
     if not found.controllers and not found.brokers:

@@ -23,11 +23,16 @@ from campus.clock import VirtualClock
 from campus.config import load_campus
 from campus.discovery import (
     CONTROLLER_TYPE,
+    BrokerService,
     Browser,
+    ControllerService,
+    Found,
     controller_service,
     resolve_interfaces,
 )
 from campus.problems import CampusError
+from controller import discovery as controller_discovery
+from controller.cli import main
 from controller.discovery import DiscoveryExtension
 from controller.service import (
     ServiceOptions,
@@ -172,3 +177,28 @@ def test_the_service_options_turn_discovery_on_for_the_command_line() -> None:
     assert chosen.discovery_interfaces == ("eth0", "lo")
     assert service_options(parser.parse_args(["--no-discovery"])).discovery is False
     assert ServiceOptions().discovery is False
+
+
+@pytest.mark.parametrize("brokers", [0, 1])
+def test_discover_prints_no_empty_heading(
+    brokers: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What it finds is canned: other runs on this host advertise on loopback too."""
+    controller = ControllerService(
+        "north", "north", "mqtt://127.0.0.1:1883", "campusctl/north/", ("127.0.0.1",), "h.local."
+    )
+    broker = BrokerService("mosquitto", ("127.0.0.1",), 1883, "h.local.")
+    found = Found([] if brokers else [controller], [broker] * brokers)
+
+    async def canned(seconds: float, interfaces: object) -> Found:
+        return found
+
+    monkeypatch.setattr(controller_discovery, "browse", canned)
+    assert main(["discover", "--seconds", "0"]) == 0
+    expected = (
+        "brokers:\n  mosquitto: mqtt://127.0.0.1:1883\n"
+        if brokers
+        else "controllers:\n  north: site north, broker mqtt://127.0.0.1:1883, "
+        "topics campusctl/north/#, at 127.0.0.1\n"
+    )
+    assert capsys.readouterr().out == expected
