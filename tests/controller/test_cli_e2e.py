@@ -151,7 +151,7 @@ def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Pat
         (folder / "gone.yaml").unlink()
         process.send_signal(signal.SIGHUP)
         wait("reload: ~ rule lights: when changed")
-        wait("audit: SIGHUP reload-rules - rule gone (1 rooms); ~ rule lights: when changed")
+        wait("audit: SIGHUP reload-rules - rule gone (1 room); ~ rule lights: when changed")
         wait_for_blocking(lambda: listed() == ["lights"], "the summary without 'gone'", 1.0)
     finally:
         process.send_signal(signal.SIGTERM)
