@@ -172,4 +172,4 @@ async def test_reload_with_a_broken_file_keeps_the_last_good_version(
         broken.write_text(LIGHT_RULES.replace("illuminance < 300", "illuminance < 50"))
         await wait_for(lambda: controller.engine.actuator_value(LIGHTS) is False, "the change")
         latest = [a for a in audits if a.who == "file-watch"][-1]
-        assert latest.detail == "- rule stuffy (1 rooms); ~ rule lights: when changed"
+        assert latest.detail == "- rule stuffy (1 room); ~ rule lights: when changed"
