@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=None, help="stop after this many wall-clock seconds"
     )
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--district",
+        type=int,
+        metavar="N",
+        help="N schools (each its own Mosquitto, devices and controller) bridged to a district "
+        "Mosquitto; with --headless, the district's table at the end (docs/district.md)",
+    )
     _clock_args(demo, default_speed=60.0)
     demo.set_defaults(func=cmd_demo)
 
@@ -230,6 +237,8 @@ async def until_signalled(
 def cmd_demo(args: argparse.Namespace) -> int:
     from controller.demo import DemoOptions, default_start, run_demo
 
+    if args.district is not None and args.broker is not None:
+        raise CampusError("--district starts its own brokers: drop --broker")
     campus = load_campus(args.config)
     ruleset = load_rules_or_fail(args.rules, campus)
     start = (
@@ -249,6 +258,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         headless=args.headless,
         seed=args.seed,
     )
+    if args.district is not None:
+        from controller.district_demo import run_district_demo
+
+        return asyncio.run(run_district_demo(args.district, options))
     return asyncio.run(run_demo(campus, ruleset, options))
 
 

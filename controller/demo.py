@@ -93,7 +93,7 @@ async def run_demo(campus: Campus, rules: RuleSet, options: DemoOptions) -> int:
     _plain(console, f"state: {files.state} ({kept})")
     _plain(console, f"log: {files.log}")
     staff_tui = not options.headless and sys.stdout.isatty()
-    with _log_to_file(files.log, only=staff_tui):
+    with log_to_file(files.log, only=staff_tui):
         code = await _run(campus, rules, options, files=files, console=console, staff_tui=staff_tui)
     if staff_tui:
         _plain(console, f"the demo's log: {files.log}")
@@ -125,7 +125,7 @@ async def _run(
         service = replace(options.service, broker_url=broker.url, state=files.state)
         controller = build_controller(campus, rules, clock, service)  # refuses bad options
         log_file = files.log if staff_tui else None
-        simulator = await _start_simulator(options, broker.url, clock, log_file)
+        simulator = await start_simulator(options.config, broker.url, clock, log_file, options.seed)
         task = asyncio.create_task(controller.run(), name="controller")
         try:
             if staff_tui:
@@ -136,7 +136,7 @@ async def _run(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await _stop(simulator)
+            await stop_process(simulator)
     if options.headless:
         console.print(summary_table(controller))
         missing = [r for r, s in controller.rooms.items() if not s.readings or not s.commands]
@@ -147,7 +147,7 @@ async def _run(
 
 
 @contextlib.contextmanager
-def _log_to_file(path: Path, only: bool) -> Iterator[None]:
+def log_to_file(path: Path, only: bool) -> Iterator[None]:
     """The demo's log file; `only`: the file alone, while the TUI owns the terminal (the
     simulator's log goes there too)."""
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
@@ -237,17 +237,19 @@ async def _broker(url: str | None, embedded: bool) -> AsyncIterator[Broker]:
             yield broker
 
 
-async def _start_simulator(
-    options: DemoOptions, broker_url: str, clock: ScaledClock, log_file: Path | None = None
+async def start_simulator(
+    config: Path, broker_url: str, clock: ScaledClock, log_file: Path | None = None, seed: int = 1
 ) -> asyncio.subprocess.Process:
+    """`campusctl simulate` of `config` on the demo's clock, in a process of its own (as it
+    would run against real devices); its log to `log_file` (None: stderr)."""
     args = [
         sys.executable, "-m", "controller.cli", "simulate",
-        "--config", str(options.config),
+        "--config", str(config),
         "--broker", broker_url,
         "--speed", str(clock.speed),
         "--start", str(clock.start),
         "--clock-anchor", str(clock.anchor),
-        "--seed", str(options.seed),
+        "--seed", str(seed),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with contextlib.ExitStack() as files:
@@ -259,7 +261,8 @@ async def _start_simulator(
         )  # fmt: skip
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM, 5 s, then SIGKILL."""
     if process.returncode is not None:
         return
     process.send_signal(signal.SIGTERM)
