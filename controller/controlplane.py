@@ -20,14 +20,16 @@ the room changed. When room messages go out is `RoomPacing`'s (controller.contro
 small slices every `tick`, giving way to readings; a tick also waits until the hot path has
 been quiet for a moment (`Controller.hold_off`).
 
-QoS: what is retained is published at QoS 0 (the campus description, published once per
-connection, excepted). A retained message is a state that the next one replaces, and every one
-of them is published again after each reconnect (`_flush_all`), so QoS 1 would buy nothing but a
-PUBACK to handle per message. On stop the final states go out at QoS 0 too: the MQTT driver then
-publishes ``offline`` at QoS 1 and waits for its acknowledgement on the same connection, and a
-broker handles one connection's packets in order, so that acknowledgement means every state
-before it has been taken. Responses to requests stay QoS 1: a client is waiting for that one
-message and nothing would send it again.
+QoS: alarm and audit events are published at QoS 1, so that a broker bridged to a district keeps
+them for the link while it is down (docs/district.md); commands and transitions, many times
+more, at QoS 0. What is retained is published at QoS 0 (the campus description, published once
+per connection, excepted). A retained message is a state that the next one replaces, and every
+one of them is published again after each reconnect (`_flush_all`), so QoS 1 would buy nothing
+but a PUBACK to handle per message. On stop the final states go out at QoS 0 too: the MQTT
+driver then publishes ``offline`` at QoS 1 and waits for its acknowledgement on the same
+connection, and a broker handles one connection's packets in order, so that acknowledgement
+means every state before it has been taken. Responses to requests stay QoS 1: a client is
+waiting for that one message and nothing would send it again.
 """
 
 from __future__ import annotations
@@ -278,7 +280,8 @@ class ControlPlane:
         elif isinstance(message, wire.AlarmEvent):
             self._alarms_dirty = True
         if self._driver is not None and self._driver.connected:
-            self._driver.publish(self._topics.events, wire.encode(message), qos=0)
+            qos = 1 if isinstance(message, wire.AlarmEvent | wire.AuditEvent) else 0
+            self._driver.publish(self._topics.events, wire.encode(message), qos=qos)
 
     def handle_request(self, topic: str, payload: bytes) -> None:
         """Answer one request (the driver's callback for ``request/+``)."""

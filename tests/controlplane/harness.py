@@ -24,6 +24,7 @@ from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
 from controller.controlplane import ControlPlane
+from controller.roles import Staff
 from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver
@@ -89,8 +90,10 @@ async def running_campus(
     site: str | None = None,
     speed: float = 30.0,
     alarms: bool = True,
+    staff: Staff | None = None,
 ) -> AsyncIterator[RunningCampus]:
-    """The demo campus with its rules (plus a test alarm rule), controlled and simulated."""
+    """The demo campus with its rules (plus a test alarm rule), controlled and simulated;
+    `staff`: the roles the controller checks requests against (`--staff-file`)."""
     campus = site_campus(site or unique_site())
     rule_paths = [EXAMPLES / "rules"]
     if alarms:
@@ -101,7 +104,7 @@ async def running_campus(
     ruleset = load_rules(rule_paths, campus)
     assert ruleset.rules, ruleset.problems
     clock = ScaledClock(START, speed)
-    options = ServiceOptions(broker_url=broker.url, settle=5.0)
+    options = ServiceOptions(broker_url=broker.url, settle=5.0, staff=staff)
     controller = build_controller(campus, ruleset, clock, options)
     world = World(campus, 1, clock.now())
     runner = SimulatorRunner(world, clock, parse_broker_url(broker.url), step=5.0)
@@ -138,6 +141,8 @@ class PlaneClient:
         self.qos: dict[str, int] = {}
         """The QoS of the last message on each topic (the client subscribes at QoS 1, so a
         message arrives at the QoS it was published with)."""
+        self.event_qos: dict[str, set[int]] = {}
+        """The QoS each type of event-stream message arrived with."""
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
@@ -153,6 +158,9 @@ class PlaneClient:
             self.messages.append((msg.topic, bytes(msg.payload)))
             self.retained[msg.topic] = bytes(msg.payload)
             self.qos[msg.topic] = msg.qos
+            if msg.topic == f"{self.base}/events":
+                kind = json.loads(msg.payload).get("type", "")
+                self.event_qos.setdefault(kind, set()).add(msg.qos)
 
     def on(self, suffix: str) -> list[Any]:
         """Every JSON payload seen on ``campusctl/<site>/<suffix>``, oldest first."""
