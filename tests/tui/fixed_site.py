@@ -2,12 +2,16 @@
 
 Every payload is what the controller would publish (campus/wire.py's types) at one
 fixed moment, Monday 2026-11-23 10:30:00 in Oslo, with a clock speed of 1, so the screens drawn
-from it are the same on every run (no clock text moves within a minute).
+from it are the same on every run (no clock text moves within a minute). `answering` stands in
+for the controller's ``trends`` and ``events`` requests.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -243,6 +247,57 @@ def publish_events(broker: Broker) -> None:
     try:
         for event in EVENTS:
             client.publish(f"{BASE}/events", json.dumps(event), qos=1).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def trends(room_id: str) -> dict[str, Any]:
+    """A room's last hour as the ``trends`` request answers it: nothing for the first 5 minutes,
+    the room changing from empty to occupied (or back) 40 minutes ago, CO2 rising to now."""
+    occ, co2, lux, temp, hum, _, _ = ROOMS[room_id]
+    points: dict[str, list[float | None]] = {
+        "occupancy": [float((m >= 20) == occ) for m in range(60)],
+        "illuminance": [float(lux if m >= 20 else lux // 2) for m in range(60)],
+    }
+    if co2 is not None:
+        points["co2"] = [round(co2 * (0.6 + 0.4 * m / 59)) for m in range(60)]
+        points["temperature"] = [round(temp - 1 + m / 59, 1) for m in range(60)]
+        points["humidity"] = [hum] * 60
+    for values in points.values():
+        values[:5] = [None] * 5
+    return {"room": room_id, "end": NOW, "step": 60.0, "points": points}
+
+
+@contextmanager
+def answering(broker: Broker) -> Iterator[None]:
+    """Answer the TUI's ``trends`` and ``events`` requests on the fixed site as its controller
+    would (with `trends` and `EVENTS`); other requests get an error."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    subscribed = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        name = msg.topic.rpartition("/")[2]
+        body = json.loads(msg.payload)
+        answer: dict[str, Any] = {"status": "ok", "error": None, "data": None,
+                                  "transaction": body.get("transaction")}  # fmt: skip
+        if name == "trends":
+            answer["data"] = trends(body["room"])
+        elif name == "events":
+            answer["data"] = {"events": EVENTS}
+        else:
+            answer.update(status="error", error=f"the fixed site does not {name}")
+        client.publish(f"{BASE}/response/{name}", json.dumps(answer), qos=1)
+
+    client.on_message = on_message
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.connect(broker.host, broker.port)
+    client.subscribe(f"{BASE}/request/+", qos=1)
+    client.loop_start()
+    try:
+        if not subscribed.wait(5):
+            raise TimeoutError("the fixed site's answering client did not subscribe")
+        yield
     finally:
         client.disconnect()
         client.loop_stop()

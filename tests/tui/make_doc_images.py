@@ -2,8 +2,9 @@
 
     .venv/bin/python -m tests.tui.make_doc_images
 
-The TUI is drawn at 100x30 from the fixed site of tests/tui/fixed_site.py on a Mosquitto of its
-own, so the pictures change only when the screens do.
+The TUI is drawn at 100x30 from the fixed site of tests/tui/fixed_site.py (which answers the
+last hour and the recent events too) on a Mosquitto of its own, so the pictures change only
+when the screens do.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from campus.brokerurl import parse_broker_url
 from tests.support.mosquitto import running_mosquitto
-from tests.tui.fixed_site import EVENTS, SITE, publish_events, publish_site
+from tests.tui.fixed_site import EVENTS, SITE, answering, publish_events, publish_site
 from tui.app import CampusApp
 from tui.options import TuiOptions
 
@@ -31,7 +32,11 @@ SHOTS: list[tuple[str, tuple[str, ...]]] = [
 
 
 async def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp)) as broker:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running_mosquitto(Path(tmp)) as broker,
+        answering(broker),
+    ):
         publish_site(broker)
         options = TuiOptions(parse_broker_url(broker.url), site=SITE, user="alice")
         app = CampusApp(options)

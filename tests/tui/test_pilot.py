@@ -62,6 +62,11 @@ def rows(app: CampusApp, table_id: str) -> list[str]:
     return [str(key.value) for key in table.rows]
 
 
+def widths(app: CampusApp, table_id: str) -> dict[str, int]:
+    table = app.screen.query_one(table_id, DataTable)
+    return {str(c.key.value): c.width for c in table.ordered_columns}
+
+
 async def loaded(pilot: Pilot[Any], app: CampusApp) -> None:
     await until(pilot, lambda: len(app.state.room_states) == 10, "every room's state")
     await until(pilot, lambda: len(rows(app, "#rooms")) == 10, "the overview table")
@@ -115,8 +120,17 @@ async def test_views_search_filters_and_help(broker: Broker, tmp_path: Path) -> 
             assert rows(app, "#actuators") == ["lights", "ventilation"]
             assert "occupancy" in rows(app, "#points")
             await until(pilot, lambda: room.trends.get("co2"), "the last hour of CO2")
+
+            await pilot.resize_terminal(160, 50)  # the columns take the room, the rows stay
+            await until(pilot, lambda: widths(app, "#points")["Last hour"] == 60, "an hour")
+            assert widths(app, "#actuators")["Held by"] > 34 + 80
+            assert rows(app, "#actuators") == ["lights", "ventilation"]
             await pilot.press("escape")
             await until(pilot, lambda: showing(app, OverviewScreen), "the OverviewScreen")
+            await until(pilot, lambda: "Name" in widths(app, "#rooms"), "a column for names")
+            assert rows(app, "#rooms") == ["science.lab1"], "the rows (the search kept) drawn again"
+            await pilot.resize_terminal(80, 24)
+            await until(pilot, lambda: "Name" not in widths(app, "#rooms"), "no names at 80")
 
             await pilot.press("question_mark")
             await until(pilot, lambda: showing(app, HelpScreen), "the HelpScreen")

@@ -1,4 +1,5 @@
-"""Snapshots of the main screens at 80x24, drawn from a fixed site on a real broker.
+"""Snapshots of the main screens at 80x24 (the smallest they are laid out for) and 160x50 (the
+columns grow, wide-only columns appear), drawn from a fixed site on a real broker.
 
 `pytest tests/tui --snapshot-update` rewrites them after a deliberate change of the screens;
 look at the report (snapshot_report.html) before committing new ones.
@@ -7,7 +8,7 @@ look at the report (snapshot_report.html) before committing new ones.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,20 +17,26 @@ from textual.pilot import Pilot
 from campus.brokerurl import parse_broker_url
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
-from tests.tui.fixed_site import EVENTS, SITE, publish_events, publish_site
+from tests.tui.fixed_site import EVENTS, SITE, answering, publish_events, publish_site
 from tui.app import CampusApp
 from tui.options import TuiOptions
+from tui.screens.room import RoomScreen
 
 pytestmark = pytest.mark.tui
 
-SIZE = (80, 24)
 SnapCompare = Callable[..., bool]
 
 
+@pytest.fixture(params=[(80, 24), (160, 50)], ids=lambda size: f"{size[0]}x{size[1]}")
+def size(request: pytest.FixtureRequest) -> tuple[int, int]:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture
-def app(broker: Broker) -> CampusApp:
+def app(broker: Broker) -> Iterator[CampusApp]:
     publish_site(broker)
-    return CampusApp(TuiOptions(parse_broker_url(broker.url), site=SITE, user="alice"))
+    with answering(broker):
+        yield CampusApp(TuiOptions(parse_broker_url(broker.url), site=SITE, user="alice"))
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], object], what: str) -> None:
@@ -49,52 +56,67 @@ def loaded(app: CampusApp) -> Callable[[Pilot[Any]], Awaitable[None]]:
     return wait
 
 
-def test_overview(snap_compare: SnapCompare, app: CampusApp) -> None:
-    assert snap_compare(app, terminal_size=SIZE, run_before=loaded(app))
+async def open_room(pilot: Pilot[Any], app: CampusApp, room: str) -> None:
+    await loaded(app)(pilot)
+    await pilot.press("slash", *room, "enter", "enter")
+    await until(pilot, lambda: isinstance(app.screen, RoomScreen), "the room")
+    screen = app.screen
+    assert isinstance(screen, RoomScreen)
+    await until(pilot, lambda: screen.trends, "the room's last hour")
 
 
-def test_room_with_an_override(snap_compare: SnapCompare, app: CampusApp) -> None:
+def test_overview(snap_compare: SnapCompare, app: CampusApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=loaded(app))
+
+
+def test_room_with_an_override(
+    snap_compare: SnapCompare, app: CampusApp, size: tuple[int, int]
+) -> None:
+    """Its sparklines, occupancy as on/off bands; the override's expiry not cut."""
+
     async def open_r102(pilot: Pilot[Any]) -> None:
-        await loaded(app)(pilot)
-        await pilot.press("slash", *"r102", "enter", "enter")
-        await until(pilot, lambda: type(app.screen).__name__ == "RoomScreen", "the room")
+        await open_room(pilot, app, "r102")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=open_r102)
+    assert snap_compare(app, terminal_size=size, run_before=open_r102)
 
 
-def test_override_dialog(snap_compare: SnapCompare, app: CampusApp) -> None:
+def test_override_dialog(snap_compare: SnapCompare, app: CampusApp, size: tuple[int, int]) -> None:
     async def dialog(pilot: Pilot[Any]) -> None:
-        await loaded(app)(pilot)
-        await pilot.press("slash", *"r103", "enter", "enter")
-        await until(pilot, lambda: type(app.screen).__name__ == "RoomScreen", "the room")
+        await open_room(pilot, app, "r103")
         await pilot.press("o")
         await until(pilot, lambda: type(app.screen).__name__ == "OverrideDialog", "the dialog")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=dialog)
+    assert snap_compare(app, terminal_size=size, run_before=dialog)
 
 
-def test_alarms(snap_compare: SnapCompare, app: CampusApp) -> None:
+def test_alarms(snap_compare: SnapCompare, app: CampusApp, size: tuple[int, int]) -> None:
     async def alarms(pilot: Pilot[Any]) -> None:
         await loaded(app)(pilot)
         await pilot.press("2")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=alarms)
+    assert snap_compare(app, terminal_size=size, run_before=alarms)
 
 
-def test_rules(snap_compare: SnapCompare, app: CampusApp) -> None:
+def test_rules(snap_compare: SnapCompare, app: CampusApp, size: tuple[int, int]) -> None:
+    """co2-alarm only raises an alarm: its level reads "alarm", not "comfort"."""
+
     async def rules(pilot: Pilot[Any]) -> None:
         await loaded(app)(pilot)
         await pilot.press("3")
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=rules)
+    assert snap_compare(app, terminal_size=size, run_before=rules)
 
 
-def test_events(snap_compare: SnapCompare, app: CampusApp, broker: Broker) -> None:
+def test_events(
+    snap_compare: SnapCompare, app: CampusApp, broker: Broker, size: tuple[int, int]
+) -> None:
+    """The recent events fetched on opening and the same events seen live: each once."""
+
     async def events(pilot: Pilot[Any]) -> None:
         await loaded(app)(pilot)
         await pilot.press("4")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: len(app.state.events) >= len(EVENTS), "the fetched events")
         await asyncio.to_thread(publish_events, broker)
-        await until(pilot, lambda: len(app.state.events) >= len(EVENTS), "the events")
+        await pilot.pause(0.5)
 
-    assert snap_compare(app, terminal_size=SIZE, run_before=events)
+    assert snap_compare(app, terminal_size=size, run_before=events)

@@ -1,5 +1,6 @@
 """Pure parts of the TUI: parsing the control plane, the event log's merge and filter, override
-holds as typed, comfort bands, the worst-first order, sparklines and how values read."""
+holds as typed, columns that fit the terminal, comfort bands, the worst-first order, rules that
+only raise alarms, sparklines and on/off bands, and how values read."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import pytest
 from campus import wire
 from campus.text import age_text, value_text
 from campus.wire import Kind, parse_topic
-from tests.tui.fixed_site import ALARMS, BASE, EVENTS, NOW, retained
+from tests.tui.fixed_site import ALARMS, BASE, EVENTS, NOW, retained, rules_payload
 from tui.bands import Band, band, urgency
 from tui.eventfilter import matches, parse_filter
 from tui.hold import HoldError, end_text, parse_hold
+from tui.screens.rules import does_text, level_text
 from tui.state import SiteState
-from tui.widgets.spark import sparkline
+from tui.widgets.columns import Column, fit
+from tui.widgets.spark import bands, sparkline
 
 
 def site() -> SiteState:
@@ -187,6 +190,47 @@ def test_worst_first_puts_alarms_then_offline_then_stale_then_co2() -> None:
     assert ids[2] == "science.r202"  # an offline light
     assert ids[3] == "main.r105"  # a stale sensor
     assert ids[4] == "science.r201"  # the highest CO2 of the rest
+
+
+def test_columns_fit_the_terminal_and_wider_ones_show_more() -> None:
+    """Cells were cut at every width (fixed widths); the growing columns take what a wider
+    terminal adds, up to their most, and wide-only columns appear from their width on."""
+    columns = [
+        Column("Room", 15, grow=1, most=20),
+        Column("Name", 14, grow=1, wide=120, most=24),
+        Column("Kind", 9),
+        Column("Status", 12, grow=2),
+    ]
+
+    def widths(width: int) -> dict[str, int]:
+        return {column.label: size for column, size in fit(columns, width)}
+
+    assert widths(30) == {"Room": 15, "Kind": 9, "Status": 12}, "never less than declared"
+    assert widths(50) == {"Room": 17, "Kind": 9, "Status": 16}
+    assert widths(160) == {"Room": 20, "Name": 24, "Kind": 9, "Status": 97}
+    for width in (50, 80, 119, 120, 160, 250):  # every column, its padding and the scrollbar
+        assert sum(size + 2 for size in widths(width).values()) + 2 == width
+
+
+def test_a_rule_that_only_raises_an_alarm_has_no_comfort_level() -> None:
+    rules = {r.id: r for r in wire.decode(wire.RulesMessage, rules_payload()).rules}
+    alarm = rules["co2-alarm"]
+    assert (alarm.level, alarm.sets, alarm.alarm) == ("comfort", [], "warning")
+    assert level_text(alarm).plain == "alarm"
+    assert does_text(alarm) == "raises a warning alarm"
+    lights = rules["lights-on-when-occupied-and-dark"]
+    assert level_text(lights).plain == "comfort"
+    assert does_text(lights) == "sets lights"
+
+
+def test_on_off_points_are_drawn_as_bands() -> None:
+    """A sparkline scales an hour of "occupied" and an hour of "empty" to the same middle bar."""
+    assert sparkline([1.0, 1.0], 2) == sparkline([0.0, 0.0], 2) == "▅▅"
+    assert bands([1.0, 1.0], 2) == "██"
+    assert bands([0.0, 0.0], 2) == "▁▁"
+    assert bands([None, 1.0, None, 0.0, 0.0], 5) == " ██▁▁"
+    assert bands([1.0, 0.0, 1.0], 2) == "▁█"
+    assert bands([], 4) == ""
 
 
 def test_sparkline_and_texts() -> None:

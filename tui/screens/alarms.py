@@ -14,9 +14,18 @@ from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
+from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
 SEVERITY = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+COLUMNS = [
+    Column("Sev", 4),
+    Column("Room", 15, grow=1, most=20),
+    Column("Rule", 16, grow=1, wide=120, most=30),
+    Column("Message", 29, grow=3),
+    Column("Since", 5),
+    Column("State", 12),
+]
 
 
 class AlarmsScreen(SiteScreen):
@@ -28,16 +37,8 @@ class AlarmsScreen(SiteScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar("alarms")
         yield Static(id="summary")
-        table: DataTable[Text] = DataTable(id="alarms", cursor_type="row")
-        for label, width in (
-            ("Sev", 4),
-            ("Room", 15),
-            ("Message", 29),
-            ("Since", 5),
-            ("State", 12),
-        ):
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield self.table("alarms", COLUMNS)
+        yield Static(id="detail")
         yield footer()
 
     def on_mount(self) -> None:
@@ -51,30 +52,55 @@ class AlarmsScreen(SiteScreen):
         current = self.selected()
         table.clear()
         for alarm in alarms:
-            table.add_row(*self._cells(alarm), key=alarm.id)
+            table.add_row(*cells(table, self._cells(alarm)), key=alarm.id)
         if current is not None and current.id in table.rows:
             table.move_cursor(row=table.get_row_index(current.id), animate=False)
+        self._detail()
         new = sum(1 for a in alarms if a.acknowledged_by is None)
         summary = f"{len(alarms)} alarms, {new} not acknowledged" if alarms else "no alarms"
         self.query_one("#summary", Static).update(Text(summary, style="bold red" if new else ""))
 
-    def _cells(self, alarm: Alarm) -> list[Text]:
-        info = self.state.controller
-        tz = info.timezone if info is not None else "UTC"
+    def _cells(self, alarm: Alarm) -> dict[str, Text]:
         if alarm.acknowledged_by is not None:
             state = Text(f"✓ {alarm.acknowledged_by}", style="dim")
         elif alarm.active:
             state = Text("NEW", style="bold red")
         else:
             state = Text("cleared, new", style="yellow")
-        severity = alarm.severity[:4]
-        return [
-            Text(severity, style=SEVERITY.get(alarm.severity, "")),
-            Text(alarm.room),
-            Text(alarm.message, style="" if alarm.active else "dim"),
-            Text(clock_text(alarm.first_seen, tz)),
-            state,
-        ]
+        return {
+            "Sev": Text(alarm.severity[:4], style=SEVERITY.get(alarm.severity, "")),
+            "Room": Text(alarm.room),
+            "Rule": Text(alarm.rule, style="dim"),
+            "Message": Text(alarm.message, style="" if alarm.active else "dim"),
+            "Since": Text(clock_text(alarm.first_seen, self._timezone())),
+            "State": state,
+        }
+
+    def _timezone(self) -> str:
+        info = self.state.controller
+        return info.timezone if info is not None else "UTC"
+
+    def _detail(self) -> None:
+        """The highlighted alarm in full: the table has room for the start of its message."""
+        alarm = self.selected()
+        out = Text()
+        if alarm is not None:
+            tz = self._timezone()
+            out.append(f"{alarm.severity} in {alarm.room}: ", style=SEVERITY.get(alarm.severity))
+            out.append(f"{alarm.message}\n")
+            state = "active" if alarm.active else "cleared"
+            if alarm.acknowledged_by is not None:
+                when = clock_text(alarm.acknowledged_at, tz)
+                state += f", acknowledged by {alarm.acknowledged_by} at {when}"
+            out.append(
+                f"rule {alarm.rule}; since {clock_text(alarm.first_seen, tz)}, last seen "
+                f"{clock_text(alarm.last_seen, tz)}; {state}",
+                style="dim",
+            )
+        self.query_one("#detail", Static).update(out)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._detail()
 
     def selected(self) -> Alarm | None:
         table = self.query_one("#alarms", DataTable)

@@ -16,11 +16,18 @@ from campus.wire import Kind
 from tui.eventfilter import Term, matches, parse_filter
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
+from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
 SHOWN = 300
 STYLES = {"command": "cyan", "transition": "green", "alarm": "bold red", "audit": "bold yellow"}
 LABELS = {"command": "cmd", "transition": "rule"}
+COLUMNS = [
+    Column("Time", 8),
+    Column("Type", 5),
+    Column("Room", 15, grow=1, most=20),
+    Column("What", 38, grow=5),
+]
 
 
 def describe(event: wire.Event) -> str:
@@ -63,10 +70,7 @@ class EventsScreen(SiteScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar("events")
         yield Input(placeholder="filter: words, or type:audit who:alice reason:co2", id="filter")
-        table: DataTable[Text] = DataTable(id="events", cursor_type="row")
-        for label, width in (("Time", 8), ("Type", 5), ("Room", 15), ("What", 38)):
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield self.table("events", COLUMNS)
         yield Static(id="detail")
         yield footer()
 
@@ -78,22 +82,27 @@ class EventsScreen(SiteScreen):
         if not self.loaded and self.state.site and self.campus_app.connected:
             self.loaded = True
             self.fetch()
-        if self.paused or not kinds & {Kind.EVENTS, Kind.CONTROLLER}:
+        table: DataTable[Text] = self.query_one("#events", DataTable)
+        drawn = table.row_count == len(self.shown)  # not after a resize cleared the rows
+        if drawn and (self.paused or not kinds & {Kind.EVENTS, Kind.CONTROLLER}):
             return
         info = self.state.controller
         tz = info.timezone if info is not None else "UTC"
-        table: DataTable[Text] = self.query_one("#events", DataTable)
         table.clear()
-        events = [e for e in self.state.events if matches(self.terms, e)][-SHOWN:]
+        events = (
+            self.shown
+            if self.paused
+            else [e for e in self.state.events if matches(self.terms, e)][-SHOWN:]
+        )
         for index, event in enumerate(events):
             kind = event.type
-            table.add_row(
-                Text(clock_text(event.ts, tz, "%H:%M:%S")),
-                Text(LABELS.get(kind, kind), style=STYLES.get(kind, "")),
-                Text(event_room(event)),
-                Text(describe(event)),
-                key=str(index),
-            )
+            row = {
+                "Time": Text(clock_text(event.ts, tz, "%H:%M:%S")),
+                "Type": Text(LABELS.get(kind, kind), style=STYLES.get(kind, "")),
+                "Room": Text(event_room(event)),
+                "What": Text(describe(event)),
+            }
+            table.add_row(*cells(table, row), key=str(index))
         self.shown = events
         if events:
             table.move_cursor(row=len(events) - 1, animate=False)

@@ -16,19 +16,25 @@ from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, Band, band, offline, stale_points, urgency
 from tui.messages import OpenRoom
 from tui.screens.base import SiteScreen, footer
+from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
 COLUMNS = [
-    ("Room", 15),
-    ("Kind", 9),
-    ("Occ", 3),
-    ("CO2", 5),
-    ("Lux", 5),
-    ("°C", 4),
-    ("Light", 5),
-    ("Vent", 4),
-    ("Status", 16),
+    Column("Room", 15, grow=1, most=20),
+    Column("Name", 14, grow=1, wide=120, most=24),
+    Column("Kind", 9),
+    Column("Occ", 3),
+    Column("CO2", 4),
+    Column("Lux", 4),
+    Column("°C", 4),
+    Column("RH", 4, wide=100),
+    Column("Light", 5),
+    Column("Vent", 4),
+    Column("Status", 12, grow=2),
 ]
+POINTS = {"Occ": "occupancy", "CO2": "co2", "Lux": "illuminance", "°C": "temperature",
+          "RH": "humidity"}  # fmt: skip
+ACTUATORS = {"Light": "lights", "Vent": "ventilation"}
 SORTS = ("worst first", "campus order")
 DRAWN = frozenset({Kind.CAMPUS, Kind.ROOM, Kind.ALARMS, Kind.CONTROLLER})
 
@@ -55,10 +61,8 @@ class OverviewScreen(SiteScreen):
         yield Static(id="meters")
         yield Static(id="filters")
         yield Input(placeholder="search rooms (id or name), enter to keep", id="search")
-        table: DataTable[Text] = DataTable(id="rooms", cursor_type="row", zebra_stripes=True)
-        for label, width in COLUMNS:
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield self.table("rooms", COLUMNS, zebra_stripes=True)
+        yield Static(id="detail")
         yield footer()
 
     def on_mount(self) -> None:
@@ -92,23 +96,52 @@ class OverviewScreen(SiteScreen):
         current = self._current_room()
         table.clear()
         for room in self.visible_rooms():
-            table.add_row(*self._cells(room), key=room.id)
+            table.add_row(*cells(table, self._cells(room)), key=room.id)
         if current is not None and current in table.rows:
             table.move_cursor(row=table.get_row_index(current), animate=False)
+        self._detail()
 
-    def _cells(self, room: RoomSpec) -> list[Text]:
+    def _cells(self, room: RoomSpec) -> dict[str, Text]:
         state = self.state.room_states.get(room.id)
         points = state.points if state is not None else {}
         occupancy = points.get("occupancy")
         occupied = occupancy.value if occupancy is not None else None
         occupied = occupied if isinstance(occupied, bool) else None
-        cells = [Text(room.id), Text(room.kind, style="dim")]
-        for name in ("occupancy", "co2", "illuminance", "temperature"):
-            cells.append(self._point(name, room, state, occupied))
-        for name in ("lights", "ventilation"):
-            cells.append(self._actuator(name, room, state))
-        cells.append(self._status(room, state))
-        return cells
+        row = {"Room": Text(room.id), "Name": Text(room.name), "Kind": Text(room.kind, style="dim")}
+        for label, name in POINTS.items():
+            row[label] = self._point(name, room, state, occupied)
+        for label, name in ACTUATORS.items():
+            row[label] = self._actuator(name, room, state)
+        row["Status"] = self._status(room, state)
+        return row
+
+    def _detail(self) -> None:
+        """The highlighted room in full: its alarms, offline devices and stale sensors (the
+        status cell has room for the first words only)."""
+        room = self.state.rooms.get(self._current_room() or "")
+        out = Text()
+        if room is not None:
+            state = self.state.room_states.get(room.id)
+            out.append(room.id, style="bold")
+            out.append(f"  {room.name} · {room.kind}")
+            if room.capacity:
+                out.append(f" · {room.capacity} seats")
+            for alarm in self.state.alarms_in(room.id):
+                seen = (
+                    f"acknowledged by {alarm.acknowledged_by}" if alarm.acknowledged_by else "new"
+                )
+                style = "red" if alarm.acknowledged_by else "bold red"
+                out.append(f"\n⚠ {alarm.severity}: {alarm.message} ({seen})", style=style)
+            gone = offline(state)
+            if gone:
+                out.append(f"\noffline: {', '.join(gone)}", style="bold magenta")
+            stale = [self._stale_age(room, state, name) for name in stale_points(state)]
+            if stale:
+                out.append(f"\nstale: {', '.join(stale)}", style="magenta")
+        self.query_one("#detail", Static).update(out)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._detail()
 
     def _point(
         self, name: str, room: RoomSpec, state: RoomState | None, occupied: bool | None
@@ -141,7 +174,7 @@ class OverviewScreen(SiteScreen):
         alarms = self.state.alarms_in(room.id)
         if alarms:
             open_ = sum(1 for a in alarms if a.acknowledged_by is None)
-            word = "ALARM" if open_ else "alarm ack'd"
+            word = "ALARM" if open_ else "alarm ✓"
             return Text(f"{word} ×{len(alarms)}", style="bold red" if open_ else "red")
         gone = offline(state)
         if gone:

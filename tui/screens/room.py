@@ -19,11 +19,31 @@ from tui.screens.base import SiteScreen, footer
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
 from tui.screens.override import OverrideDialog, OverrideRequest
-from tui.widgets.spark import sparkline
+from tui.widgets.columns import Column, cells
+from tui.widgets.spark import bands, sparkline
 from tui.widgets.statusbar import StatusBar
 
-SPARK_WIDTH = 30
 MINUTE = 60.0
+HOUR = 60
+"""Minutes a sparkline can show (what the ``trends`` request gives)."""
+POINTS = [
+    Column("Point", 11),
+    Column("Value", 9),
+    Column("Seen", 6),
+    Column("Last hour", 30, grow=1, most=HOUR),
+]
+ACTUATORS = [
+    Column("Actuator", 11),
+    Column("Value", 6),
+    Column("Device", 6),
+    Column("Held by", 34, grow=1),
+]
+INSTANCES = [
+    Column("Rule", 32, grow=1, most=40),
+    Column("State", 9),
+    Column("Since", 5),
+    Column("Cause", 20, grow=2),
+]
 
 
 class RoomScreen(SiteScreen):
@@ -51,19 +71,11 @@ class RoomScreen(SiteScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar("rooms")
         yield Static(id="title")
-        points: DataTable[Text] = DataTable(id="points", cursor_type="row")
-        for label, width in (("Point", 11), ("Value", 9), ("Seen", 6), ("Last hour", SPARK_WIDTH)):
-            points.add_column(label, width=width, key=label)
-        yield points
-        actuators: DataTable[Text] = DataTable(id="actuators", cursor_type="row")
-        for label, width in (("Actuator", 11), ("Value", 6), ("Device", 6), ("Held by", 34)):
-            actuators.add_column(label, width=width, key=label)
-        yield actuators
+        yield self.table("points", POINTS)
+        yield self.table("actuators", ACTUATORS)
         yield Static(id="reason")
-        rules: DataTable[Text] = DataTable(id="instances", cursor_type="row")
-        for label, width in (("Rule", 32), ("State", 9), ("Since", 5), ("Cause", 20)):
-            rules.add_column(label, width=width, key=label)
-        yield rules
+        yield self.table("instances", INSTANCES)
+        yield Static(id="cause")
         yield footer()
 
     def on_mount(self) -> None:
@@ -91,6 +103,7 @@ class RoomScreen(SiteScreen):
         self._actuators(state)
         self._instances(state)
         self._reason(state)
+        self._cause(state)
         self._bindings_changed()
 
     def _record(self, state: RoomState) -> None:
@@ -101,7 +114,7 @@ class RoomScreen(SiteScreen):
         if minutes > 0:
             for values in self.trends.values():
                 values.extend([None] * minutes)
-                del values[: len(values) - SPARK_WIDTH * 2]
+                del values[:-HOUR]
             self.history_end = state.ts
         for name, point in state.points.items():
             series = self.trends.setdefault(name, [None])
@@ -126,8 +139,9 @@ class RoomScreen(SiteScreen):
         now = self.state.now()
         occupancy = state.points.get("occupancy") if state is not None else None
         occupied = occupancy.value if occupancy is not None else None
+        spark_width = _width(table, "Last hour")
         rows = []
-        for name in self.spec.points:
+        for name, spec in self.spec.points.items():
             point = state.points.get(name) if state is not None else None
             if point is None or point.value is None:
                 value = Text("?", style="dim")
@@ -141,8 +155,10 @@ class RoomScreen(SiteScreen):
                 seen = Text(word, style="bold magenta")
             elif point is not None and point.ts is not None and now is not None:
                 seen = Text("now" if now - point.ts < MINUTE else age_text(now - point.ts))
-            spark = sparkline(self.trends.get(name, []), SPARK_WIDTH)
-            rows.append((name, [Text(name), value, seen, Text(spark, style="cyan")]))
+            draw = bands if spec.type == "boolean" else sparkline
+            spark = Text(draw(self.trends.get(name, []), spark_width), style="cyan")
+            rows.append((name, {"Point": Text(name), "Value": value, "Seen": seen,
+                                "Last hour": spark}))  # fmt: skip
         _fill(table, rows)
 
     def _actuators(self, state: RoomState | None) -> None:
@@ -153,7 +169,9 @@ class RoomScreen(SiteScreen):
         for name, spec in self.spec.actuators.items():
             actuator = state.actuators.get(name) if state is not None else None
             if actuator is None:
-                rows.append((name, [Text(name), Text("?"), Text(""), Text("")]))
+                missing = {"Actuator": Text(name), "Value": Text("?"), "Device": Text(""),
+                           "Held by": Text("")}  # fmt: skip
+                rows.append((name, missing))
                 continue
             device = (
                 Text("offline", style="bold magenta")
@@ -168,7 +186,9 @@ class RoomScreen(SiteScreen):
                 if winner.until is not None:
                     held.append(f" until {clock_text(winner.until, tz)}", style=style)
             value = Text(value_text(actuator.value, spec.unit), style="bold")
-            rows.append((name, [Text(name), value, device, held]))
+            rows.append(
+                (name, {"Actuator": Text(name), "Value": value, "Device": device, "Held by": held})
+            )
         _fill(table, rows)
 
     def _instances(self, state: RoomState | None) -> None:
@@ -180,17 +200,13 @@ class RoomScreen(SiteScreen):
             style = {"active": "bold green", "pending": "yellow", "releasing": "yellow"}.get(
                 instance.state, "dim"
             )
-            rows.append(
-                (
-                    instance.rule,
-                    [
-                        Text(instance.rule),
-                        Text(instance.state, style=style),
-                        Text(clock_text(instance.since, tz)),
-                        Text(instance.cause),
-                    ],
-                )
-            )
+            row = {
+                "Rule": Text(instance.rule),
+                "State": Text(instance.state, style=style),
+                "Since": Text(clock_text(instance.since, tz)),
+                "Cause": Text(instance.cause),
+            }
+            rows.append((instance.rule, row))
         _fill(table, rows)
 
     def _reason(self, state: RoomState | None) -> None:
@@ -201,10 +217,24 @@ class RoomScreen(SiteScreen):
         text = Text(f"why: {winner.reason}", style="italic") if winner is not None else Text("")
         self.query_one("#reason", Static).update(text)
 
+    def _cause(self, state: RoomState | None) -> None:
+        """The highlighted rule instance in full: its cause is cut in the table."""
+        rule = _selected(self.query_one("#instances", DataTable))
+        found = [i for i in state.rules if i.rule == rule] if state is not None else []
+        text = Text("")
+        if found:
+            info = self.state.controller
+            since = clock_text(found[0].since, info.timezone if info is not None else "UTC")
+            text = Text(f"{rule}: {found[0].state} since {since}: {found[0].cause}", "italic")
+        self.query_one("#cause", Static).update(text)
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        state = self.state.room_states.get(self.room_id)
         if event.data_table.id == "actuators":
-            self._reason(self.state.room_states.get(self.room_id))
+            self._reason(state)
             self._bindings_changed()
+        elif event.data_table.id == "instances":
+            self._cause(state)
 
     # -- actions ---------------------------------------------------------------------------------
 
@@ -297,11 +327,15 @@ def _selected(table: DataTable[Any]) -> str | None:
     return key.value
 
 
-def _fill(table: DataTable[Text], rows: list[tuple[str, list[Text]]]) -> None:
+def _width(table: DataTable[Text], label: str) -> int:
+    return next((c.width for c in table.ordered_columns if c.key.value == label), 0)
+
+
+def _fill(table: DataTable[Text], rows: list[tuple[str, dict[str, Text]]]) -> None:
     """Replace the rows, keeping the cursor on the same key."""
     current = _selected(table)
     table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
+    for key, row in rows:
+        table.add_row(*cells(table, row), key=key)
     if current is not None and current in table.rows:
         table.move_cursor(row=table.get_row_index(current), animate=False)

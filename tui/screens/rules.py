@@ -13,10 +13,37 @@ from textual.widgets import DataTable, Static
 
 from campus.text import clock_text
 from campus.wire import Kind, RuleInfo
+from tui.screens.alarms import SEVERITY
 from tui.screens.base import SiteScreen, footer
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
+from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
+
+COLUMNS = [
+    Column("Rule", 32, grow=1, most=40),
+    Column("Level", 8),
+    Column("On", 3),
+    Column("Rooms", 5),
+    Column("Active", 6),
+    Column("Does", 24, grow=2, wide=120),
+]
+
+
+def level_text(rule: RuleInfo) -> Text:
+    """Its priority level, or ``alarm`` for a rule that only raises an alarm: it holds no
+    actuator, so no level applies to it."""
+    if rule.alarm is not None and not rule.sets:
+        return Text("alarm", style=SEVERITY.get(rule.alarm, ""))
+    return Text(rule.level)
+
+
+def does_text(rule: RuleInfo) -> str:
+    """``sets lights``, ``raises a warning alarm``, or both."""
+    parts = [f"sets {', '.join(rule.sets)}"] if rule.sets else []
+    if rule.alarm is not None:
+        parts.append(f"raises a {rule.alarm} alarm")
+    return " and ".join(parts) or "nothing"
 
 
 class RulesScreen(SiteScreen):
@@ -28,10 +55,7 @@ class RulesScreen(SiteScreen):
 
     def compose(self) -> ComposeResult:
         yield StatusBar("rules")
-        table: DataTable[Text] = DataTable(id="rules", cursor_type="row")
-        for label, width in (("Rule", 32), ("Level", 8), ("On", 3), ("Rooms", 5), ("Active", 6)):
-            table.add_column(label, width=width, key=label)
-        yield table
+        yield self.table("rules", COLUMNS)
         yield Static(id="detail")
         yield footer()
 
@@ -47,17 +71,18 @@ class RulesScreen(SiteScreen):
         for rule in self.state.rules:
             active = rule.states.get("active", 0) + rule.states.get("releasing", 0)
             pending = rule.states.get("pending", 0)
-            table.add_row(
-                Text(rule.id, style="" if rule.enabled else "dim strike"),
-                Text(rule.level),
-                Text("yes", style="green") if rule.enabled else Text("NO", style="bold red"),
-                Text(str(len(rule.rooms))),
-                Text(
+            row = {
+                "Rule": Text(rule.id, style="" if rule.enabled else "dim strike"),
+                "Level": level_text(rule),
+                "On": Text("yes", style="green") if rule.enabled else Text("NO", style="bold red"),
+                "Rooms": Text(str(len(rule.rooms))),
+                "Active": Text(
                     f"{active}+{pending}" if pending else f"{active}",
                     style="bold" if active else "",
                 ),
-                key=rule.id,
-            )
+                "Does": Text(does_text(rule), style="dim"),
+            }
+            table.add_row(*cells(table, row), key=rule.id)
         if current is not None and current.id in table.rows:
             table.move_cursor(row=table.get_row_index(current.id), animate=False)
         self._detail()
@@ -75,8 +100,7 @@ class RulesScreen(SiteScreen):
             out.append(f"  {rule.file}\n", style="dim")
             if rule.description:
                 out.append(f"{rule.description}\n")
-            sets = ", ".join(rule.sets) or (f"alarm ({rule.alarm})" if rule.alarm else "-")
-            out.append(f"sets {sets}; {len(rule.rooms)} rooms, {len(rule.skipped)} skipped\n")
+            out.append(f"{does_text(rule)}; {len(rule.rooms)} rooms, {len(rule.skipped)} skipped\n")
             for t in rule.transitions[-3:]:
                 out.append(
                     f"  {clock_text(t.ts, tz)} {t.room}: {t.old_state} → {t.new_state} "
