@@ -127,7 +127,7 @@ async def run_district_demo(count: int, options: DemoOptions) -> int:
                     highlight=False,
                 )
             state = DistrictState()
-            watcher = _watch(district.url, state)
+            watcher = watch(district.url, state)
             try:
                 if options.headless or not sys.stdout.isatty():
                     await _wait(options.duration, tasks)
@@ -152,7 +152,7 @@ async def run_district_demo(count: int, options: DemoOptions) -> int:
                 await stop_process(process)
 
 
-def _watch(url: str, state: DistrictState) -> mqtt.Client:
+def watch(url: str, state: DistrictState) -> mqtt.Client:
     """A paho client on the district broker feeding `state` (its network thread)."""
     client, address = paho_client(
         parse_broker_url(url), f"campusctl-district-{time.time_ns()}", reconnect_max=5
@@ -162,12 +162,7 @@ def _watch(url: str, state: DistrictState) -> mqtt.Client:
         c.subscribe([(f, 1) for f in filters()])
 
     def on_message(c: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        raw = bytes(message.payload)
-        try:
-            payload = json.loads(raw) if raw.startswith(b"{") else raw.decode()
-        except (ValueError, UnicodeDecodeError):
-            return
-        state.apply(message.topic, payload)
+        state.apply_raw(message.topic, bytes(message.payload))
 
     client.on_connect = on_connect
     client.on_message = on_message

@@ -8,6 +8,7 @@ the portfolio table. Pure logic: no Textual, no MQTT.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from campus.wire import Kind, parse_topic
 
 KINDS = (Kind.STATUS, Kind.BRIDGE, Kind.CONTROLLER, Kind.KPI)
 """What the portfolio needs of each site (the rest is the site view's)."""
+MAX_PAYLOAD = 64 * 1024
+"""A larger message on a portfolio topic is not read (a KPI message is about 1 kB)."""
 
 
 def filters() -> list[str]:
@@ -43,6 +46,9 @@ class School:
     """`monotonic()` when the link state last changed."""
     heard: float | None = None
     """`monotonic()` when a controller message last came."""
+    malformed: int = 0
+    """Messages of this site that could not be read: not JSON, not an object, too large, or
+    naming another site."""
 
     @property
     def online(self) -> bool | None:
@@ -64,15 +70,32 @@ class DistrictState:
     schools: dict[str, School] = field(default_factory=dict)
     monotonic: Callable[[], float] = time.monotonic
 
+    def apply_raw(self, topic: str, raw: bytes) -> str | None:
+        """Take one message as it came from the broker: decoded here, and counted on its
+        school's row when it cannot be read (other schools are unaffected)."""
+        parsed = parse_topic(topic)
+        if parsed is None or parsed.kind not in KINDS or not raw:
+            return None  # not the portfolio's, or a retained message cleared
+        if parsed.kind in (Kind.STATUS, Kind.BRIDGE) and len(raw) <= MAX_PAYLOAD:
+            return self.apply(topic, raw.decode("utf-8", errors="replace"))
+        payload: Any = None
+        if len(raw) <= MAX_PAYLOAD:
+            try:
+                payload = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                payload = None
+        if not isinstance(payload, dict) or payload.get("site", parsed.site) != parsed.site:
+            self._school(parsed.site).malformed += 1
+            return parsed.site
+        return self.apply(topic, payload)
+
     def apply(self, topic: str, payload: Any) -> str | None:
         """Take one message (JSON parsed; status and bridge payloads as text); the site it
         changed, or None."""
         parsed = parse_topic(topic)
         if parsed is None or parsed.kind not in KINDS:
             return None
-        school = self.schools.get(parsed.site)
-        if school is None:
-            school = self.schools[parsed.site] = School(parsed.site)
+        school = self._school(parsed.site)
         kind, rest = parsed.kind, parsed.rest
         if kind is Kind.STATUS:
             school.statuses[rest] = str(payload).strip() == "online"
@@ -88,6 +111,12 @@ class DistrictState:
         else:
             school.kpis[rest] = wire.decode(wire.KpiMessage, payload)
         return parsed.site
+
+    def _school(self, site: str) -> School:
+        school = self.schools.get(site)
+        if school is None:
+            school = self.schools[site] = School(site)
+        return school
 
 
 def _share(value: float | None) -> Text:
@@ -125,7 +154,7 @@ def portfolio_table(state: DistrictState, title: str = "District") -> Table:
         ("school", "left"), ("link", "left"), ("controller", "left"), ("rooms", "right"),
         ("in use", "right"), ("CO2≤1000", "right"), ("CO2≤1400", "right"),
         ("comfort", "right"), ("worst room", "left"), ("alarms", "right"),
-        ("overrides", "right"), ("kWh", "right"), ("off-hours", "right"),
+        ("overrides", "right"), ("kWh", "right"), ("off-hours", "right"), ("problems", "left"),
     ):  # fmt: skip
         table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
 
@@ -137,8 +166,11 @@ def portfolio_table(state: DistrictState, title: str = "District") -> Table:
     for school in sorted(state.schools.values(), key=order):
         kpi, info = school.kpi, school.controller
         name = info.name if info and info.name else school.site
+        problems = Text(
+            f"{school.malformed} unreadable" if school.malformed else "", style="bold red"
+        )
         if kpi is None:
-            table.add_row(name, _link(school, now), _controller(school), *["-"] * 10)
+            table.add_row(name, _link(school, now), _controller(school), *["-"] * 10, problems)
             continue
         alarms = sum(kpi.alarms.values())
         worst = f"{kpi.worst_room} {kpi.worst_co2:.0f}" if kpi.worst_room and kpi.worst_co2 else "-"
@@ -157,5 +189,6 @@ def portfolio_table(state: DistrictState, title: str = "District") -> Table:
             f"{kpi.overrides}{old}",
             f"{kpi.lights_kwh + kpi.ventilation_kwh:.1f}",
             f"{kpi.outside_timetable_kwh:.1f}",
+            problems,
         )
     return table
