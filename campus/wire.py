@@ -642,22 +642,13 @@ class CommandEvent:
 
 
 @dataclass(slots=True, kw_only=True)
-class AlarmEvent:
-    """An alarm raised, cleared or acknowledged: the alarm as it is now."""
+class AlarmEvent(Alarm):
+    """An alarm raised, cleared or acknowledged: the alarm as it is now, with the event's
+    own fields."""
 
     type: Literal["alarm"] = "alarm"
     event_id: str
     ts: float
-    id: str
-    rule: str
-    room: str
-    severity: str = fallback("warning")
-    message: str
-    first_seen: float
-    last_seen: float
-    active: bool
-    acknowledged_by: str | None
-    acknowledged_at: float | None
 
 
 AuditAction = Literal[
