@@ -60,6 +60,7 @@ from controller.controlplane_recent import Recent
 from controller.controlplane_requests import RequestError, answer
 from controller.events import Audit, Readings
 from controller.extension import end_task
+from controller.roles import Role, Staff
 from controller.runtime import Controller
 from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
@@ -97,10 +98,10 @@ class ControlPlaneSettings:
     """False: the plane publishes only when `publish_due` is called (the caller drives the ticks
     with its own times: tests, a host loop of its own)."""
     recent_minutes: int = 60
-    staff: frozenset[str] = frozenset()
-    """Who may send requests that change something (the ``user`` they name); empty: anyone
-    the broker lets publish requests. Defence in depth behind the broker's ACL
-    (docs/security.md)."""
+    staff: Staff | None = None
+    """Who may send requests that change something (the ``user`` they name), by role and
+    site (controller.roles); None: anyone the broker lets publish requests. Defence in depth
+    behind the broker's ACL (docs/security.md)."""
     shard: Shard | None = None
     """A shard (controller.shard) publishes its owned rooms, the whole campus's description,
     and its own status, controller, rules and alarms on ``<kind>/<shard>`` (wire.Topics), so
@@ -194,6 +195,14 @@ class ControlPlane:
             bus.subscribe(OverrideChanged, self._on_override_changed),
             bus.subscribe(RulesChanged, self._on_rules_changed),
         ]
+        staff = settings.staff
+        if staff is not None and not staff.anyone_may_change(self._topics.site):
+            log.warning(
+                "the %s names no operator or author for site %s: every request that changes "
+                "something will be refused",
+                staff.source,
+                self._topics.site,
+            )
         driver.subscribe(self._topics.requests, self.handle_request)
         if self.settings.ticking:
             self._task = asyncio.create_task(self._publisher(), name="controlplane")
@@ -214,15 +223,15 @@ class ControlPlane:
 
     # -- what requests call back ----------------------------------------------------------------
 
-    def authorise(self, user: str, request: str) -> None:
-        """Refuse (RequestError) a changing request from a user not on the staff list."""
+    def authorise(self, user: str, action: str, needs: Role) -> None:
+        """Refuse (RequestError) `action` to a user whose role in this site is below `needs`."""
         staff = self.settings.staff
-        if staff and user.strip() not in staff:
-            log.warning("control plane: %s from %r refused: not on the staff list", request, user)
-            raise RequestError(
-                f"{user!r} may not {request}: not on this controller's staff list "
-                "(campusctl run --staff)"
-            )
+        if staff is None:
+            return
+        refusal = staff.refusal(user, self._topics.site, action, needs)
+        if refusal is not None:
+            log.warning("control plane: refused: %s", refusal)
+            raise RequestError(refusal)
 
     def _on_override_changed(self, event: OverrideChanged) -> None:
         """An actuator's holders changed (override, release, expiry): publish its room at once."""

@@ -8,7 +8,9 @@ refusal by the controller) becomes an error answer in words; nothing a client se
 the controller.
 
 Who asked travels in the request's ``"user"`` field (see docs/mqtt.md for why not the MQTT
-username): the controller records it in its audit events, the event stream and the history.
+username): the controller checks it against the role the user holds in this site (a request type
+names the least role it needs, controller.roles) and records it in its audit events, the event
+stream and the history.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from campus.problems import CampusError
 from campus.types import Value
 from campus.yamlmodel import parse_duration
 from controller.controlplane_recent import MINUTE
+from controller.roles import Role
 
 if TYPE_CHECKING:
     from controller.controlplane import ControlPlane
@@ -53,8 +56,15 @@ class RequestType:
     handler: Handler
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
-    changes: bool = True
-    """Changes something: needs a ``user`` and is audited."""
+    role: Role = Role.AUTHOR
+    """The least role that may send it (controller.roles)."""
+    action: str = ""
+    """What it does, as a refusal words it: "alice ... may not <action>"."""
+
+    @property
+    def changes(self) -> bool:
+        """Above a viewer's: it needs a ``user``, whose role is checked, and it is audited."""
+        return self.role > Role.VIEWER
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -69,7 +79,7 @@ def answer(plane: ControlPlane, name: str, payload: bytes) -> wire.Response:
         body, transaction = envelope(payload)
         kind = REQUESTS[check(name, body)]
         if kind.changes:
-            plane.authorise(body["user"], name)
+            plane.authorise(body["user"], kind.action or name, kind.role)
         data = kind.handler(plane, body)
     except (CampusError, KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
@@ -268,13 +278,26 @@ def _events(plane: ControlPlane, body: dict[str, Any]) -> Any:
 
 
 REQUESTS: dict[str, RequestType] = {
-    "override": RequestType(_override, ("actuator", "value"), ("duration", "until", "reason")),
-    "release": RequestType(_release, ("actuator",)),
-    "acknowledge": RequestType(_acknowledge, ("alarm",)),
-    "enable_rule": RequestType(_rule_enabled(True), ("rule",)),
-    "disable_rule": RequestType(_rule_enabled(False), ("rule",)),
-    "reload": RequestType(_reload, ()),
-    "explain": RequestType(_explain, ("target",), changes=False),
-    "trends": RequestType(_trends, ("room",), changes=False),
-    "events": RequestType(_events, (), ("limit",), changes=False),
+    "override": RequestType(
+        _override,
+        ("actuator", "value"),
+        ("duration", "until", "reason"),
+        role=Role.OPERATOR,
+        action="override",
+    ),
+    "release": RequestType(
+        _release, ("actuator",), role=Role.OPERATOR, action="release an override"
+    ),
+    "acknowledge": RequestType(
+        _acknowledge, ("alarm",), role=Role.OPERATOR, action="acknowledge alarms"
+    ),
+    "enable_rule": RequestType(_rule_enabled(True), ("rule",), action="enable rules"),
+    "disable_rule": RequestType(_rule_enabled(False), ("rule",), action="disable rules"),
+    "reload": RequestType(_reload, (), action="reload the rules"),
+    "explain": RequestType(_explain, ("target",), role=Role.VIEWER),
+    "trends": RequestType(_trends, ("room",), role=Role.VIEWER),
+    "events": RequestType(_events, (), ("limit",), role=Role.VIEWER),
 }
+"""Every request, with the least role it needs: reading takes a viewer, overrides and
+acknowledgements an operator, rules an author (the default: a new request is refused to all
+but authors until it says otherwise)."""

@@ -14,6 +14,7 @@ from typing import Literal
 from campus import wire
 from campus.clock import Clock
 from campus.model import Campus
+from campus.problems import CampusError
 from campus.secrets import secret_files, warn_exposed
 from controller.controlplane import ControlPlane, ControlPlaneSettings
 from controller.extension import Extension
@@ -27,6 +28,7 @@ from controller.history import (
 from controller.kpi import DAYS_KEPT, Day, Kpi
 from controller.reload import RuleWatcher
 from controller.resync import Resync
+from controller.roles import Staff, load_staff_file
 from controller.runtime import Controller
 from controller.shard import Shard
 from controller.state import StateKeeper, StateStore, default_path, log_restored
@@ -51,9 +53,9 @@ class ServiceOptions:
     """Advertise the controller over mDNS (the command line's default is on; tools: off)."""
     discovery_interfaces: tuple[str, ...] = ()
     """Where to advertise: interface names, IPv4 addresses or ``all``; empty: loopback only."""
-    staff: frozenset[str] = frozenset()
-    """Users allowed to change things through control-plane requests; empty: anyone the
-    broker's ACL lets send requests (docs/security.md)."""
+    staff: Staff | None = None
+    """Who may change what through control-plane requests, by role and site (``--staff-file``,
+    controller.roles); None: anyone the broker's ACL lets send requests (docs/security.md)."""
     heartbeat: float = 60.0
     """Clock seconds between two heartbeats on campusctl/<site>/heartbeat (0: none)."""
     shard: Shard | None = None
@@ -109,12 +111,21 @@ def add_service_arguments(
         "default: loopback only, see docs/discovery.md)",
     )
     parser.add_argument(
+        "--staff-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the staff's roles (YAML: user -> viewer, operator or author of some sites or "
+        "all): requests are refused to users whose role in this site does not allow them "
+        "(default: anyone the broker's ACL allows; see docs/security.md)",
+    )
+    parser.add_argument(
         "--staff",
         action="append",
         default=[],
         metavar="USER[,USER...]",
-        help="only these users may override, acknowledge, enable/disable rules or reload "
-        "(repeatable; default: anyone the broker's ACL allows, see docs/security.md)",
+        help="short for a staff file in which these users are authors of this site and nobody "
+        "else has a role (repeatable)",
     )
     parser.add_argument(
         "--heartbeat",
@@ -136,9 +147,22 @@ def service_options(args: argparse.Namespace) -> ServiceOptions:
         history=history_options(args),
         discovery=args.discovery,
         discovery_interfaces=tuple(args.discovery_interface),
-        staff=frozenset(u.strip() for arg in args.staff for u in arg.split(",") if u.strip()),
+        staff=staff_option(args.staff_file, args.staff),
         heartbeat=args.heartbeat,
     )
+
+
+def staff_option(staff_file: Path | None, staff: list[str]) -> Staff | None:
+    """``--staff-file`` read and checked, or ``--staff``'s users as authors; not both."""
+    users = [user.strip() for arg in staff for user in arg.split(",") if user.strip()]
+    if staff_file is not None and users:
+        raise CampusError(
+            "--staff and --staff-file: give one (in the staff file, --staff's users are "
+            "'role: author' of this site)"
+        )
+    if staff_file is not None:
+        return load_staff_file(staff_file)
+    return Staff.authors(users) if users else None
 
 
 def build_controller(

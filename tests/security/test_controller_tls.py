@@ -20,6 +20,7 @@ from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
 from controller.cli import main
+from controller.roles import Staff
 from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver, MqttSettings
@@ -115,7 +116,7 @@ async def _secured_campus(broker: SecureBroker, folder: Path, campus: Campus, ru
     options = ServiceOptions(
         broker_url=secret(folder, broker, "controller"),
         settle=1.0,
-        staff=frozenset({"alice"}),
+        staff=Staff.authors({"alice"}),
         heartbeat=30.0,
     )
     world = World(campus, seed=1, start=START)
@@ -149,7 +150,9 @@ async def _secured_campus(broker: SecureBroker, folder: Path, campus: Campus, ru
             await wait_for(lambda: answers(bob, "release"), "the answer to bob")
             refused = answers(bob, "release")[0]
             assert refused["status"] == "error"
-            assert "not on this controller's staff list" in refused["error"]
+            assert refused["error"] == (
+                "bob has no role in this controller's --staff list and may not release an override"
+            )
             assert controller.engine.has_override("main.r101.lights")
 
             forged = {"actuator": "main.r101.lights", "user": "alice", "transaction": "forged"}

@@ -98,6 +98,16 @@ def documented_acl() -> str:
     return found.group(1)
 
 
+def documented_district_acl() -> str:
+    """The district broker's ACL block of docs/security.md (the one that begins with
+    ``# campusctl district ACL``), verbatim."""
+    text = SECURITY_DOC.read_text()
+    for block in re.findall(r"```acl\n(.*?)```", text, re.DOTALL):
+        if block.startswith("# campusctl district ACL"):
+            return str(block)
+    raise AssertionError(f"{SECURITY_DOC} has no ```acl block of the district broker")
+
+
 def make_pki(folder: Path) -> Pki:
     """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
     folder.mkdir(parents=True, exist_ok=True)
