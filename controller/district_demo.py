@@ -192,13 +192,13 @@ async def _wait(duration: float | None, tasks: list[asyncio.Task[None]]) -> None
 
 
 async def _show_tui(url: str, tasks: list[asyncio.Task[None]]) -> None:
-    """The staff TUI on the district broker: it lists the schools; Enter opens one."""
+    """The staff TUI's district view on the district broker: every school's row and alarms;
+    Enter opens a school's views."""
     from tui.main import run_app_async
     from tui.options import TuiOptions, login_name
 
-    app = asyncio.create_task(
-        run_app_async(TuiOptions(parse_broker_url(url), user=login_name())), name="tui"
-    )
+    options = TuiOptions(parse_broker_url(url), district=True, user=login_name())
+    app = asyncio.create_task(run_app_async(options), name="tui")
     await asyncio.wait({app, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     if not app.done():
         app.cancel()

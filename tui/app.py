@@ -4,6 +4,10 @@ Views are Textual modes (rooms, alarms, rules, events), each with its own stack,
 into a room from the alarms view and pressing escape comes back to the alarms. Messages from the
 broker update `state` at once; the visible screen is told what changed at most every
 `TuiOptions.refresh` seconds, so a flood of room updates is drawn at a calm pace.
+
+On a district broker (--district, or several sites seen) the district view (mode "district")
+comes first: `district` is every school's row and alarms (tui/district.py), from the same link;
+opening a school follows it like --site would, with fresh site views.
 """
 
 from __future__ import annotations
@@ -17,16 +21,23 @@ from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
 
 from campus.wire import Kind, parse_topic
+from tui.district import ALARMS_FILTER, DistrictState, filters
 from tui.link import MqttLink, RequestFailed
-from tui.messages import ConnectionChanged, ControlPlaneMessage, OpenRoom, StateChanged
+from tui.messages import (
+    ConnectionChanged,
+    ControlPlaneMessage,
+    DistrictMessage,
+    OpenRoom,
+    StateChanged,
+)
 from tui.options import TuiOptions
 from tui.screens.alarms import AlarmsScreen
+from tui.screens.district import DistrictScreen
 from tui.screens.events import EventsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rules import RulesScreen
-from tui.screens.sites import SitePicker
 from tui.state import SiteState
 
 SITE_WAIT = 1.0
@@ -43,9 +54,12 @@ class CampusApp(App[None]):
         "alarms": AlarmsScreen,
         "rules": RulesScreen,
         "events": EventsScreen,
+        "district": DistrictScreen,
     }
+    SITE_MODES = ("rooms", "alarms", "rules", "events")
     DEFAULT_MODE = "rooms"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("0", "district", "District", show=False, id="view.district"),
         Binding("1", "switch_mode('rooms')", "Rooms", show=False, id="view.rooms"),
         Binding("2", "switch_mode('alarms')", "Alarms", show=False, id="view.alarms"),
         Binding("3", "switch_mode('rules')", "Rules", show=False, id="view.rules"),
@@ -67,6 +81,9 @@ class CampusApp(App[None]):
         self.connection_text = f"connecting to {options.broker}"
         self.sites: dict[str, str] = {}
         """Sites seen on the broker: id -> name."""
+        self.district = DistrictState()
+        self.district_view = False
+        """Whether the district view is open (--district, or several sites seen)."""
         self._pending: set[Kind] = set()
         self._choosing = False
         self.link = (link_factory or _mqtt_link)(self)
@@ -76,7 +93,9 @@ class CampusApp(App[None]):
     def on_mount(self) -> None:
         self.theme = "textual-dark"
         self.link.start(asyncio.get_running_loop())
-        if self.options.site:
+        if self.options.district:
+            self.open_district()
+        elif self.options.site:
             self.link.follow(self.options.site)
         self.set_interval(self.options.refresh, self._notify_screen, name="refresh")
 
@@ -95,6 +114,12 @@ class CampusApp(App[None]):
         if kind is not None:
             self._pending.add(kind)
 
+    def on_district_message(self, message: DistrictMessage) -> None:
+        if self.district.apply_raw(message.topic, message.raw) is not None:
+            topic = parse_topic(message.topic)
+            if topic is not None:
+                self._pending.add(topic.kind)
+
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         self.connected = message.connected
         self.connection_text = message.text
@@ -103,27 +128,51 @@ class CampusApp(App[None]):
     def _site_seen(self, site: str, name: str) -> None:
         new = site not in self.sites
         self.sites[site] = name
-        if new and not self.state.site and not self._choosing:
+        if new and not self.state.site and not self.district_view and not self._choosing:
             self._choosing = True
             self.set_timer(SITE_WAIT, self._choose_site)
 
     def _choose_site(self) -> None:
         if len(self.sites) == 1:
             self.follow(next(iter(self.sites)))
-            return
-        self.push_screen(SitePicker(dict(self.sites)), self._picked)
+        else:
+            self.open_district()
 
-    def _picked(self, site: str | None) -> None:
-        if site is None:
-            self.exit()
-            return
-        self.follow(site)
+    def open_district(self) -> None:
+        """Show the district view, watching every school's portfolio topics and alarms."""
+        if not self.district_view:
+            self.district_view = True
+            self.link.watch([*filters(), ALARMS_FILTER], self._district_message)
+        self.switch_mode("district")
+
+    def _district_message(self, topic: str, raw: bytes) -> None:
+        self.post_message(DistrictMessage(topic, raw))
 
     def follow(self, site: str) -> None:
-        """Show `site` (from --site, the only controller found, or the picker)."""
+        """Show `site` (from --site, the only controller found, or the district view)."""
         self.state = SiteState(site)
         self.link.follow(site)
         self._pending.update(Kind)
+
+    def open_site(self, site: str, mode: str = "rooms") -> None:
+        """From the district view: follow `site` and show its `mode`; another school than the
+        last one gets fresh views (no room, search or event log of the last)."""
+        if site != self.state.site:
+            for name in self.SITE_MODES:
+                if name != self.current_mode:
+                    self.remove_mode(name)
+                    self.add_mode(name, self.MODES[name])
+            self.follow(site)
+        self.switch_mode(mode)
+
+    def action_district(self) -> None:
+        if self.district_view:
+            self.switch_mode("district")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "district":
+            return self.district_view
+        return True
 
     def _notify_screen(self) -> None:
         if not self._pending:
@@ -148,11 +197,14 @@ class CampusApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    async def request(self, name: str, body: dict[str, Any], *, changes: bool = True) -> Any:
-        """Send a request and return its data (a dict for every request there is); an error
-        becomes a notice saying what went wrong, and None is returned."""
+    async def request(
+        self, name: str, body: dict[str, Any], *, changes: bool = True, site: str | None = None
+    ) -> Any:
+        """Send a request (to `site`, default the followed one) and return its data (a dict
+        for every request there is); an error becomes a notice saying what went wrong, and
+        None is returned."""
         try:
-            return await self.link.request(name, body, changes=changes)
+            return await self.link.request(name, body, changes=changes, site=site)
         except RequestFailed as exc:
             self.notify(str(exc), title=f"{name} failed", severity="error", timeout=8)
             return None

@@ -37,6 +37,8 @@ MessageHandler = Callable[[str, Any], None]
 """(topic, payload): JSON payloads parsed, the status topic as text."""
 ConnectionHandler = Callable[[bool, str], None]
 """(connected, a sentence for the status line)."""
+RawHandler = Callable[[str, bytes], None]
+"""(topic, payload as it came): for `MqttLink.watch`."""
 
 
 class MqttLink:
@@ -56,6 +58,10 @@ class MqttLink:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._watched: list[str] = []
+        self._on_watched: RawHandler | None = None
+        self._answering: set[str] = set()
+        """Sites other than the followed one that requests went to: their answers' topics."""
         self._prefix = f"tui-{os.getpid()}-{id(self) & 0xFFFF:x}"
         self.client, self.broker = paho_client(broker, self._prefix, 10)
         self.client.on_connect = self._connected
@@ -86,12 +92,28 @@ class MqttLink:
         if self.client.is_connected():
             self.client.subscribe(Topics(site).all, qos=1)
 
-    async def request(self, name: str, body: dict[str, Any], *, changes: bool = True) -> Any:
-        """Send a request and return its ``data``; RequestFailed with the controller's words
-        when it answers with an error or not at all."""
-        site = self.site
+    def watch(self, filters: list[str], handler: RawHandler) -> None:
+        """Also subscribe to `filters` (every site's, for the district view), now and after
+        each reconnect; their messages go to `handler` as they came, besides `on_message`."""
+        with self._lock:
+            self._watched, self._on_watched = list(filters), handler
+        if self.client.is_connected():
+            self.client.subscribe([(f, 1) for f in filters])
+
+    async def request(
+        self, name: str, body: dict[str, Any], *, changes: bool = True, site: str | None = None
+    ) -> Any:
+        """Send a request to `site` (default: the followed one) and return its ``data``;
+        RequestFailed with the controller's words when it answers with an error or not at
+        all. Another site's answers are subscribed to first (the broker handles the
+        subscription before the request, so the answer cannot be missed)."""
+        site = site or self.site
         if site is None or self._loop is None:
             raise RequestFailed("not following a controller yet")
+        if site != self.site and site not in self._answering:
+            with self._lock:
+                self._answering.add(site)
+            self.client.subscribe(_answers(site), qos=1)
         transaction = f"{self._prefix}-{next(self._ids)}"
         future: asyncio.Future[Any] = self._loop.create_future()
         with self._lock:
@@ -134,6 +156,9 @@ class MqttLink:
         filters = [(SITES_FILTER, 1)]
         if self.site is not None:
             filters.append((Topics(self.site).all, 1))
+        with self._lock:
+            filters += [(f, 1) for f in self._watched]
+            filters += [(_answers(site), 1) for site in self._answering]
         client.subscribe(filters)
         self._on_connection(True, f"connected to {self.broker}")
 
@@ -155,6 +180,9 @@ class MqttLink:
         if topic is None or topic.kind is Kind.REQUEST:
             return
         raw = bytes(msg.payload)
+        watched = self._on_watched
+        if watched is not None and any(mqtt.topic_matches_sub(f, msg.topic) for f in self._watched):
+            watched(msg.topic, raw)
         if topic.kind is Kind.STATUS:
             self._on_message(msg.topic, raw.decode("utf-8", errors="replace"))
             return
@@ -175,6 +203,10 @@ class MqttLink:
             future = self._pending.get(transaction) if isinstance(transaction, str) else None
         if future is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(_settle, future, payload)
+
+
+def _answers(site: str) -> str:
+    return f"{Topics(site).of(Kind.RESPONSE)}/#"
 
 
 def _settle(future: asyncio.Future[Any], payload: Any) -> None:

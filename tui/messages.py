@@ -20,6 +20,14 @@ class ControlPlaneMessage(Message):
 
 
 @dataclass
+class DistrictMessage(Message):
+    """One message of the district view's topics (tui/district.py), as it came."""
+
+    topic: str
+    raw: bytes
+
+
+@dataclass
 class ConnectionChanged(Message):
     connected: bool
     text: str

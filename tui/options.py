@@ -18,6 +18,8 @@ class TuiOptions:
     broker: BrokerAddress
     site: str | None = None
     """None: follow the one controller found on the broker (ask when there are several)."""
+    district: bool = False
+    """Open on the district view: every school on the broker (docs/district.md)."""
     user: str = ""
     """Who the requests say asks: --user, else the broker user name, else the login name."""
     refresh: float = 0.25
@@ -32,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"else {DEFAULT_BROKER})",
     )
     parser.add_argument("--site", default=None, help="site id (default: the one on the broker)")
+    parser.add_argument(
+        "--district",
+        action="store_true",
+        help="open on the district view: every school on the (district) broker",
+    )
     parser.add_argument(
         "--user", default=None, help="your name in the audit trail (default: your login name)"
     )
@@ -65,4 +72,4 @@ def options_from(
     except SecretError as exc:
         raise ValueError(str(exc)) from exc
     user = args.user or broker.username or login_name()
-    return TuiOptions(broker=broker, site=args.site or site, user=user)
+    return TuiOptions(broker=broker, site=args.site or site, district=args.district, user=user)

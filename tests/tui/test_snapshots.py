@@ -17,8 +17,10 @@ from textual.pilot import Pilot
 from campus.brokerurl import parse_broker_url
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
+from tests.tui.fixed_district import publish_district
 from tests.tui.fixed_site import EVENTS, SITE, answering, publish_events, publish_site
 from tui.app import CampusApp
+from tui.district import DistrictState
 from tui.options import TuiOptions
 from tui.screens.room import RoomScreen
 
@@ -120,3 +122,21 @@ def test_events(
         await pilot.pause(0.5)
 
     assert snap_compare(app, terminal_size=size, run_before=events)
+
+
+def test_district(snap_compare: SnapCompare, fresh_broker: Broker, size: tuple[int, int]) -> None:
+    """Three schools, the worst first; the one with its link down and the one offline at 72 %
+    marked; the alarms of all three."""
+    publish_district(fresh_broker)
+    app = CampusApp(TuiOptions(parse_broker_url(fresh_broker.url), district=True, user="alice"))
+    app.district = DistrictState(monotonic=lambda: 1000.0)  # the link's "down for" stays still
+
+    async def district(pilot: Pilot[Any]) -> None:
+        schools = app.district.schools
+        await until(
+            pilot,
+            lambda: len(schools) == 3 and all(s.kpi and s.alarm_lists for s in schools.values()),
+            "the fixed district",
+        )
+
+    assert snap_compare(app, terminal_size=size, run_before=district)

@@ -35,6 +35,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.app import CampusApp
         from tui.screens.alarms import AlarmsScreen
+        from tui.screens.district import DistrictScreen
         from tui.screens.events import EventsScreen
         from tui.screens.overview import OverviewScreen
         from tui.screens.room import RoomScreen
@@ -51,6 +52,7 @@ class HelpScreen(ModalScreen[None]):
             ("alarms (2)", AlarmsScreen),
             ("rules (3)", RulesScreen),
             ("events (4)", EventsScreen),
+            ("district (0, --district)", DistrictScreen),
         ):
             text.append("\n")
             _keys(title, screen.BINDINGS, text)

@@ -270,6 +270,10 @@ class OverviewScreen(SiteScreen):
         self.query_one("#rooms", DataTable).focus()
 
     def action_clear(self) -> None:
+        """Clear the search and filters; with none, back to the district view (if open)."""
+        if not (self.search or self.building or self.kind) and self.campus_app.district_view:
+            self.campus_app.action_district()
+            return
         field = self.query_one("#search", Input)
         field.value = ""
         field.display = False

@@ -1,6 +1,8 @@
 """The line at the top of every view: the views (the current one lit), the site, whether the
 controller is there (its MQTT last will), and the controller's clock and speed (k9s-style
-context; the clock is the controller's, which runs faster than real time in the demo)."""
+context; the clock is the controller's, which runs faster than real time in the demo). With the
+district view open, `0 district` comes first; on it, the name is the district's count of
+schools."""
 
 from __future__ import annotations
 
@@ -41,12 +43,16 @@ class StatusBar(Static):
         app = cast("CampusApp", self.app)
         state = app.state
         line = Text()
-        for key, view in VIEWS:
+        views = (("0", "district"), *VIEWS) if app.district_view else VIEWS
+        for key, view in views:
             style = "bold reverse" if view == self.view else "dim"
             line.append(f" {key} {view} ", style=style)
         right = Text()
+        district = self.view == "district"
         if not app.connected:
             right.append("broker unreachable", style="bold red")
+        elif district:
+            right.append("connected", style="green")
         elif state.online is False:
             down = state.offline_shards
             what = f"shard {', '.join(down)} OFFLINE" if down else "controller OFFLINE"
@@ -55,14 +61,17 @@ class StatusBar(Static):
             right.append("online", style="green")
         else:
             right.append("waiting", style="yellow")
-        info = state.controller
+        info = None if district else state.controller
         now = state.now()
         if info is not None and now is not None:
             right.append(" │ ")
             right.append(clock_text(now, info.timezone, "%a %H:%M"))
             if info.speed != 1:
                 right.append(f" ×{info.speed:g}", style="dim")
-        name = info.name if info is not None else state.site or "no site yet"
+        if district:
+            name = f"{len(app.district.schools)} schools"
+        else:
+            name = info.name if info is not None else state.site or "no site yet"
         room = max(0, self.size.width - len(line) - len(right) - 7)
         if len(name) > room:
             name = name[: max(0, room - 1)] + "…" if room > 1 else ""
