@@ -1,5 +1,5 @@
 """The real `campusctl tui` in a real terminal (tmux): it starts, draws the campus from a running
-controller, switches views on keys, and quits on `q`."""
+controller, switches views on keys, and quits on `q`; its district view too."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import pytest
 from tests.controlplane.harness import running_campus
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
+from tests.tui.fixed_district import publish_district
 
 pytestmark = pytest.mark.tui
 
@@ -105,3 +106,31 @@ async def test_campusctl_tui_in_tmux(broker: Broker, tmp_path: Path) -> None:
             while (await tmux.run("has-session", "-t", "tui"))[0] == 0:
                 assert time.monotonic() < end, "campusctl tui did not quit on q"
                 await asyncio.sleep(0.1)
+
+
+@run_async
+async def test_campusctl_tui_district_in_tmux(fresh_broker: Broker) -> None:
+    """The district view: every school on the broker, one opened with enter, back on 0."""
+    publish_district(fresh_broker)
+    command = [
+        *campusctl(), "tui", "--broker", fresh_broker.url, "--district",
+        "--user", "tmux-tester", "--no-discovery",
+    ]  # fmt: skip
+    async with terminal(command) as tmux:
+        screen = await tmux.until(
+            lambda text: "South School" in text and "North School" in text and "DOWN" in text,
+            "the schools with their link state",
+        )
+        assert "need attention" in screen
+        assert "not acknowledged" in screen
+        await tmux.keys("Down")  # the second school, worst first: the fixed site
+        await tmux.until(lambda text: "(snapshot): link up" in text, "it highlighted")
+        await tmux.keys("Enter")
+        await tmux.until(lambda text: "science.lab1" in text, "the school's rooms")
+        await tmux.keys("0")
+        await tmux.until(lambda text: "North School" in text, "the district again")
+        await tmux.keys("q")
+        end = time.monotonic() + 10
+        while (await tmux.run("has-session", "-t", "tui"))[0] == 0:
+            assert time.monotonic() < end, "campusctl tui did not quit on q"
+            await asyncio.sleep(0.1)
