@@ -3,7 +3,8 @@
 Every minute of the controller's clock the `Kpi` extension looks at each room it controls:
 whether it is occupied, its CO2 and temperature, and how much power its lights and ventilation
 draw (rated power, `ActuatorSpec.power_w`, × on, or × the share of a level's range), and
-publishes the day so far on ``campusctl/<site>/kpi`` (retained; `wire.KpiMessage`). Sampling a
+publishes the day so far on ``campusctl/<site>/kpi`` (retained; `wire.KpiMessage`). The same
+message goes on the controller's bus every minute, broker or not, for the historian. Sampling a
 minute at a time is what the figures need: compliance is counted in occupied room-minutes, and
 energy to a minute of a switch's on-time.
 
@@ -253,8 +254,9 @@ class Kpi:
             try:
                 day = tracker.sample(now, value, actuator)
                 self._keep(day)
+                message = self.message(controller, now)
+                controller.bus.emit(message)
                 if driver.connected:
-                    message = self.message(controller, now)
                     driver.publish(topic, wire.encode(message), 0, True)
                     self.published += 1
             except Exception:

@@ -1,8 +1,9 @@
 """The historian: a controller extension that records what the controller sees and does.
 
-It subscribes on the controller's bus to readings, commands, rule transitions, alarm changes
-and staff actions, and hands each to the background `Writer`; the bus listener is the writer's
-`submit`, a deque append, so the controller never waits on InfluxDB or the disk.
+It subscribes on the controller's bus to readings, commands, rule transitions, alarm changes,
+staff actions and the site's KPIs (each minute's `wire.KpiMessage`), and hands each to the
+background `Writer`; the bus listener is the writer's `submit`, a deque append, so the
+controller never waits on InfluxDB or the disk.
 """
 
 from __future__ import annotations

@@ -16,7 +16,12 @@ implementation, so a change here is a change to that page. In short:
 - ``alarm``: one point per alarm change; tags site/building/room, ``rule``, ``severity``,
   ``event`` (``raised``, ``cleared``, ``acknowledged``); fields ``value`` (1 while active),
   ``message``, ``acknowledged``, ``by``;
-- ``audit``: one point per staff action; tags ``site``, ``action``; fields ``who``, ``detail``.
+- ``audit``: one point per staff action; tags ``site``, ``action``; fields ``who``, ``detail``;
+- ``kpi``: the site's day so far, one point per minute per controller (`wire.KpiMessage`, which
+  controller.kpi emits on the bus as it publishes it); tags ``site``, ``shard`` (absent for a
+  controller of the whole site); the message's counts, shares, energy, ``area_m2``, alarms
+  (``alarms`` in all and ``alarms_<severity>``), overrides, ``worst_room``/``worst_co2`` and
+  ``day`` as fields (a null is left out).
 
 Tags hold only values from bounded sets (names from campus.yaml and the rule files, fixed
 words); ids of people, messages and reasons are fields, so series cardinality stays bounded.
@@ -34,6 +39,7 @@ from typing import Any, NamedTuple
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
+from campus import wire
 from campus.model import ActuatorSpec, Campus, PointSpec
 from campus.types import Command, Reading, split_id
 from controller.events import Audit
@@ -44,12 +50,22 @@ from rules.events import AlarmChanged, Transition
 log = logging.getLogger("campusctl.history")
 
 PRECISION: Any = WritePrecision.US
-RESERVED = frozenset({"command", "rule", "alarm", "audit"})
+RESERVED = frozenset({"command", "rule", "alarm", "audit", "kpi"})
 """Measurement names of the schema's own; a point or actuator must not be called so."""
-EVENT_TYPES: tuple[type, ...] = (Command, Transition, AlarmChanged, Audit)
+EVENT_TYPES: tuple[type, ...] = (Command, Transition, AlarmChanged, Audit, wire.KpiMessage)
 """What the historian records one event at a time, as emitted on the controller's bus; readings
 come a batch at a time (controller.events.Readings)."""
 ACTIVE_STATES = frozenset({"active", "releasing"})
+SEVERITIES = ("info", "warning", "critical")
+KPI_COUNTS = ("rooms", "rooms_in_use", "occupied_minutes", "co2_minutes",
+              "co2_within_1000_minutes", "co2_within_1400_minutes", "temperature_minutes",
+              "temperature_comfort_minutes", "alarms_unacknowledged", "overrides",
+              "overrides_over_4h")  # fmt: skip
+"""`wire.KpiMessage` fields written as integers."""
+KPI_FLOATS = ("area_m2", "co2_within_1000", "co2_within_1400", "worst_co2",
+              "temperature_comfort", "lights_kwh", "ventilation_kwh", "outside_timetable_kwh",
+              "lights_kwh_last_week", "ventilation_kwh_last_week", "uptime_s")  # fmt: skip
+"""`wire.KpiMessage` fields written as floats (always: InfluxDB fixes a field's type)."""
 
 Field = float | int | bool | str
 
@@ -123,6 +139,8 @@ class Schema:
             return self._alarm(event).line()
         if isinstance(event, Audit):
             return self._audit(event).line()
+        if isinstance(event, wire.KpiMessage):
+            return self._kpi(event).line()
         raise TypeError(f"the history schema has no measurement for {type(event).__name__}")
 
     def heartbeats(self, now: float) -> list[bytes]:
@@ -213,6 +231,23 @@ class Schema:
     def _audit(self, event: Audit) -> Row:
         tags = {"site": self.site, "action": event.action}
         return Row("audit", tags, {"who": event.who, "detail": event.detail}, event.ts)
+
+    def _kpi(self, message: wire.KpiMessage) -> Row:
+        tags = {"site": self.site}
+        if message.shard:
+            tags["shard"] = message.shard
+        fields: dict[str, Field] = {name: int(getattr(message, name)) for name in KPI_COUNTS}
+        for name in KPI_FLOATS:
+            value = getattr(message, name)
+            if value is not None:
+                fields[name] = float(value)
+        fields["alarms"] = sum(message.alarms.values())
+        for severity in SEVERITIES:
+            fields[f"alarms_{severity}"] = message.alarms.get(severity, 0)
+        if message.worst_room is not None:
+            fields["worst_room"] = message.worst_room
+        fields["day"] = message.day
+        return Row("kpi", tags, fields, message.ts)
 
 
 def binding_kind(spec: PointSpec | ActuatorSpec) -> str:

@@ -3,23 +3,27 @@ the days, and a running controller publishing them on a real broker."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
 
 from campus import wire
-from campus.clock import parse_start
+from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
 from campus.model import Campus
 from campus.types import Value
-from controller.kpi import DAYS_KEPT, LIGHTS_W_PER_M2, VENTILATION_W, Day, KpiTracker
+from controller.kpi import DAYS_KEPT, LIGHTS_W_PER_M2, VENTILATION_W, Day, Kpi, KpiTracker
+from controller.service import ServiceOptions, build_controller
 from controller.state import StateStore
+from rules.schema import RuleSet
 from tests.campus.test_wire import validator
 from tests.controlplane.harness import PlaneClient, running_campus
 from tests.support.aio import run_async
 from tests.support.campus_yaml import one_lesson_campus
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, free_port
 from tests.support.waiting import wait_for
 
 MONDAY_0815 = parse_start("2026-11-23 08:15", "Europe/Oslo")
@@ -122,7 +126,9 @@ def test_the_state_file_keeps_the_last_days(tmp_path: Path) -> None:
 @pytest.mark.mqtt
 @run_async
 async def test_a_running_controller_publishes_its_kpis(broker: Broker, tmp_path: Path) -> None:
+    on_bus: list[wire.KpiMessage] = []
     async with running_campus(broker, tmp_path, speed=60.0) as campus:
+        campus.controller.bus.subscribe(wire.KpiMessage, on_bus.append)
         client = PlaneClient(broker, campus.site)
         try:
             await wait_for(lambda: client.latest("kpi"), "the KPI message", 20)
@@ -134,7 +140,31 @@ async def test_a_running_controller_publishes_its_kpis(broker: Broker, tmp_path:
     validator(wire.KpiMessage).validate(data)
     message = wire.decode(wire.KpiMessage, data)
     assert json.loads(wire.encode(message)) == data
+    assert message in on_bus, "the message published is the one on the bus (for the historian)"
     assert message.rooms == len(campus.campus.rooms)
     assert message.ts - first["ts"] == pytest.approx(60.0)
     assert message.lights_kwh >= 0
     assert message.worst_room in {r.id for r in campus.campus.rooms}
+
+
+@run_async
+async def test_the_kpis_go_on_the_bus_every_minute_while_the_broker_is_away(
+    tmp_path: Path,
+) -> None:
+    campus = campus_of(tmp_path)
+    clock = ScaledClock(MONDAY_0815, 600.0)
+    options = ServiceOptions(broker_url=f"mqtt://127.0.0.1:{free_port()}", watch_rules=0)
+    controller = build_controller(campus, RuleSet(), clock, options)
+    on_bus: list[wire.KpiMessage] = []
+    controller.bus.subscribe(wire.KpiMessage, on_bus.append)
+    task = asyncio.create_task(controller.run())
+    try:
+        await wait_for(lambda: len(on_bus) >= 3, "three minutes of KPIs", 20)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    kpi = next(e for e in controller.extensions if isinstance(e, Kpi))
+    assert kpi.published == 0
+    assert [m.ts - on_bus[0].ts for m in on_bus[:3]] == [0.0, 60.0, 120.0]
+    assert {m.site for m in on_bus} == {"kpi"}

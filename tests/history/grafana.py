@@ -1,21 +1,25 @@
-"""Grafana's side of the dashboard test: panels and variables of examples/grafana/campus.json,
-with their InfluxQL rendered the way Grafana's InfluxDB data source renders it."""
+"""Grafana's side of the dashboard tests: panels and variables of examples/grafana/*.json, with
+their InfluxQL rendered the way Grafana's InfluxDB data source renders it."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from campus.yamlmodel import parse_duration
 from tests.support.influx import InfluxV1
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "examples" / "grafana" / "campus.json"
+FOLDER = Path(__file__).resolve().parents[2] / "examples" / "grafana"
+DASHBOARD = FOLDER / "campus.json"
+DISTRICT = FOLDER / "district.json"
 
 
-def load() -> dict[str, Any]:
-    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+def load(path: Path = DASHBOARD) -> dict[str, Any]:
+    dashboard: dict[str, Any] = json.loads(path.read_text())
     return dashboard
 
 
@@ -61,10 +65,12 @@ def run_panel(
     span: float,
     values: dict[str, str],
     interval: str = "5m",
+    zone: str = "UTC",
 ) -> list[dict[str, Any]]:
     """The rows the panel's queries return over ``[end - span, end]`` (or the panel's own
-    relative time, ``timeFrom``), epoch seconds in ``time``."""
-    start = end - parse_duration(panel["timeFrom"]) if panel.get("timeFrom") else end - span
+    relative time, ``timeFrom``: a duration, or ``now/d``, today so far in the dashboard's time
+    `zone`), epoch seconds in ``time``."""
+    start = panel_start(panel.get("timeFrom"), end, span, zone)
     rows: list[dict[str, Any]] = []
     for target in panel["targets"]:
         assert target["rawQuery"], f"{panel['title']}: queries must be raw InfluxQL"
@@ -74,3 +80,22 @@ def run_panel(
             for row in series["values"]:
                 rows.append({**tags, **dict(zip(series["columns"], row, strict=True))})
     return rows
+
+
+def panel_start(time_from: str | None, end: float, span: float, zone: str) -> float:
+    if not time_from:
+        return end - span
+    if time_from == "now/d":
+        local = datetime.fromtimestamp(end, ZoneInfo(zone))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    return end - parse_duration(time_from)
+
+
+def sort_rows(panel: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` in the order a table panel shows them: by its ``sortBy`` column (Grafana's table
+    sorts by one column; rows without a value last)."""
+    [sort] = panel["options"]["sortBy"]
+    column, desc = sort["displayName"], sort["desc"]
+    known = [row for row in rows if row.get(column) is not None]
+    unknown = [row for row in rows if row.get(column) is None]
+    return sorted(known, key=lambda row: row[column], reverse=desc) + unknown

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from campus import wire
 from campus.model import Campus
 from campus.types import Command, Quality, Reading
 from controller.events import Audit
@@ -116,6 +119,79 @@ def test_staff_actions_are_audited(schema: Schema) -> None:
     assert line(schema, event) == (
         f'audit,action=override,site=hist detail="main.r101.lights = on for 3600 s",who="kari" {US}'
     )
+
+
+def kpi_message(**changes: object) -> wire.KpiMessage:
+    message = wire.KpiMessage(
+        site="hist", shard="", ts=T0, day="2026-11-18", rooms=3, area_m2=180, rooms_in_use=1,
+        occupied_minutes=90, co2_minutes=80, co2_within_1000_minutes=60,
+        co2_within_1400_minutes=80, co2_within_1000=0.75, co2_within_1400=1.0,
+        worst_room="main.r101", worst_co2=1210.0, temperature_minutes=0,
+        temperature_comfort_minutes=0, temperature_comfort=None,
+        alarms={"warning": 2, "critical": 1}, alarms_unacknowledged=1, overrides=1,
+        overrides_over_4h=0, lights_kwh=1.25, ventilation_kwh=0.5, outside_timetable_kwh=0.125,
+        lights_kwh_last_week=None, ventilation_kwh_last_week=None, uptime_s=3600,
+    )  # fmt: skip
+    return dataclasses.replace(message, **changes)  # type: ignore[arg-type]
+
+
+def test_the_site_kpis_are_one_point_a_minute_with_every_figure(schema: Schema) -> None:
+    assert line(schema, kpi_message()) == (
+        "kpi,site=hist "
+        "alarms=3i,alarms_critical=1i,alarms_info=0i,alarms_unacknowledged=1i,alarms_warning=2i,"
+        "area_m2=180,co2_minutes=80i,co2_within_1000=0.75,co2_within_1000_minutes=60i,"
+        'co2_within_1400=1,co2_within_1400_minutes=80i,day="2026-11-18",lights_kwh=1.25,'
+        "occupied_minutes=90i,outside_timetable_kwh=0.125,overrides=1i,overrides_over_4h=0i,"
+        "rooms=3i,rooms_in_use=1i,temperature_comfort_minutes=0i,temperature_minutes=0i,"
+        f'uptime_s=3600,ventilation_kwh=0.5,worst_co2=1210,worst_room="main.r101" {US}'
+    )
+    known = dataclasses.replace(
+        kpi_message(shard="main", worst_room=None, worst_co2=None, co2_within_1000=None),
+        temperature_comfort=0.5, lights_kwh_last_week=2.0, ventilation_kwh_last_week=1,
+    )  # fmt: skip
+    series, fields, _ = line(schema, known).split(" ")
+    assert series == "kpi,shard=main,site=hist"
+    written = dict(field.split("=") for field in fields.split(","))
+    assert written["temperature_comfort"] == "0.5"
+    assert (written["lights_kwh_last_week"], written["ventilation_kwh_last_week"]) == ("2", "1")
+    assert {"worst_room", "worst_co2", "co2_within_1000"}.isdisjoint(written), "nulls left out"
+
+
+def test_docs_list_every_kpi_field_written(schema: Schema) -> None:
+    """docs/influxdb.md's `kpi` table names exactly the fields a message with every figure
+    known writes."""
+    full = kpi_message(temperature_comfort=1.0, lights_kwh_last_week=1.0,
+                       ventilation_kwh_last_week=0.5)  # fmt: skip
+    _, fields, _ = line(schema, full).split(" ")
+    written = {field.split("=")[0] for field in fields.split(",")}
+    text = (Path(__file__).resolve().parents[2] / "docs" / "influxdb.md").read_text()
+    section = text.split("### `kpi`", 1)[1].split("\n#", 1)[0]
+    documented = {
+        name
+        for row in section.splitlines()
+        if row.startswith("| field |")
+        for name in re.findall(r"`(\w+)`", row.split("|")[2])
+    }
+    assert documented == written
+
+
+def test_every_measurement_carries_the_site_tag(schema: Schema) -> None:
+    alarm = Alarm("co2@main.r101", "co2", "main.r101", "warning", "CO2 high", T0, T0, True)
+    events: list[object] = [
+        Reading("main.r101.co2", 812, T0),
+        Reading("main.r101.co2", None, T0 + 1, Quality.UNAVAILABLE),
+        Command("main.r101.lights", True, T0, "override:kari", 8, "staff"),
+        Transition("ventilate", "main.r101", "pending", "active", T0, "held 120s"),
+        AlarmChanged(alarm),
+        Audit("kari", "reload-rules", "2 rules", T0),
+        kpi_message(),
+        kpi_message(shard="main"),
+    ]
+    lines = [one.decode() for one in schema.lines(events)]
+    assert len(lines) == len(events)
+    for text in lines:
+        series = text.split(" ", 1)[0]
+        assert "site=hist" in series.split(",")[1:], text
 
 
 def test_a_point_named_like_a_schema_measurement_is_warned_about(
