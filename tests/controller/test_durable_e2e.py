@@ -93,11 +93,17 @@ async def test_an_override_wakes_the_controller_for_its_end(
     light_set = "zigbee2mqtt/main-r101-light/set"
     async with running(fresh_broker, rules, state, clock) as controller:
         devices.report(SENSOR, occupancy=True, co2=600, illuminance=100)
-        await wait_for(lambda: devices.got(light_set) == [{"state": "ON"}], "lights on")
+        # the last command ON (an OFF may come first: the settle can end before the reading)
+        await wait_for(lambda: devices.got(light_set)[-1:] == [{"state": "ON"}], "lights on")
+        before = len(devices.got(light_set))
         end = clock.now() + 60
         controller.override(LIGHTS, False, end, "alice")
-        await wait_for(lambda: {"state": "OFF"} in devices.got(light_set), "the override", 8)
-        await wait_for(lambda: devices.got(light_set)[-1] == {"state": "ON"}, "its end", 8)
+
+        def since() -> list[object]:
+            return list(devices.got(light_set)[before:])
+
+        await wait_for(lambda: since()[:1] == [{"state": "OFF"}], "the override", 8)
+        await wait_for(lambda: since() == [{"state": "OFF"}, {"state": "ON"}], "its end", 8)
         assert clock.now() < end + 180
         assert [(c.value, c.source) for c in sent(controller, LIGHTS)][-2:] == [
             (False, "override:alice"),
