@@ -19,6 +19,7 @@ from paho.mqtt import publish
 from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.clock import WallClock
+from controller.children import stop_child
 from drivers.mqtt import MqttDriver, MqttSettings
 from tests.drivers.test_command_queue import campus_of
 from tests.support.aio import run_async
@@ -54,12 +55,7 @@ def controller(folder: Path, broker: Broker, name: str) -> subprocess.Popen[byte
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, 10)
 
 
 def test_a_second_controller_of_the_site_refuses_to_start(

@@ -27,6 +27,7 @@ from campus import wire
 from campus.brokerurl import parse_broker_url
 from campus.clock import ScaledClock, parse_start
 from campus.config import load_campus
+from controller.children import stop_child
 from simulators.mqtt import SimulatorRunner
 from simulators.world import World
 from tests.shard.campus_fixture import CAMPUS, RULES
@@ -150,12 +151,7 @@ def tui_view(got: dict[str, bytes]) -> SiteState:
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, 10)
 
 
 def test_shards_split_the_campus_and_refuse_a_second_owner(
