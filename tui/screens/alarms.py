@@ -28,6 +28,15 @@ COLUMNS = [
 ]
 
 
+def alarm_state(alarm: Alarm, tz: str) -> str:
+    """``active``, or ``cleared``, and who acknowledged it when."""
+    state = "active" if alarm.active else "cleared"
+    if alarm.acknowledged_by is not None:
+        when = clock_text(alarm.acknowledged_at, tz)
+        state += f", acknowledged by {alarm.acknowledged_by} at {when}"
+    return state
+
+
 class AlarmsScreen(SiteScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "acknowledge", "Ack", id="alarms.acknowledge"),
@@ -88,13 +97,9 @@ class AlarmsScreen(SiteScreen):
             tz = self._timezone()
             out.append(f"{alarm.severity} in {alarm.room}: ", style=SEVERITY.get(alarm.severity))
             out.append(f"{alarm.message}\n")
-            state = "active" if alarm.active else "cleared"
-            if alarm.acknowledged_by is not None:
-                when = clock_text(alarm.acknowledged_at, tz)
-                state += f", acknowledged by {alarm.acknowledged_by} at {when}"
             out.append(
                 f"rule {alarm.rule}; since {clock_text(alarm.first_seen, tz)}, last seen "
-                f"{clock_text(alarm.last_seen, tz)}; {state}",
+                f"{clock_text(alarm.last_seen, tz)}; {alarm_state(alarm, tz)}",
                 style="dim",
             )
         self.query_one("#detail", Static).update(out)

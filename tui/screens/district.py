@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.district import COLUMNS, SORTS, School, school_cells, sorted_schools, trouble
-from tui.screens.alarms import SEVERITY
+from tui.screens.alarms import SEVERITY, alarm_state
 from tui.screens.base import SiteScreen, footer
 from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
@@ -168,13 +168,9 @@ class DistrictScreen(SiteScreen):
                 tz = _timezone(school)
                 out.append(f"{school.name}, {alarm.room}: ", style="bold")
                 out.append(f"{alarm.message}\n")
-                state = "active" if alarm.active else "cleared"
-                if alarm.acknowledged_by is not None:
-                    when = clock_text(alarm.acknowledged_at, tz)
-                    state += f", acknowledged by {alarm.acknowledged_by} at {when}"
                 out.append(
                     f"{alarm.severity}, rule {alarm.rule}, since "
-                    f"{clock_text(alarm.first_seen, tz)}; {state}",
+                    f"{clock_text(alarm.first_seen, tz)}; {alarm_state(alarm, tz)}",
                     style="dim",
                 )
         else:
