@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import re
 import types
 import typing
@@ -81,13 +82,41 @@ def _resolve_scalar_tag(node: yaml.ScalarNode) -> str:
     return node.tag
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What decoding a dataclass needs to know of it, worked out once per class."""
+
+    fields: dict[str, dataclasses.Field[Any]]
+    """YAML key -> field."""
+    hints: dict[str, Any]
+    """Field name -> type (`typing.get_type_hints` evaluates every annotation anew)."""
+    required: tuple[str, ...]
+    """YAML keys without a default."""
+    has_pos: bool
+
+
+@functools.cache
+def _shape(cls: type) -> _Shape:
+    fields = {yaml_key(f): f for f in dataclasses.fields(cls) if f.init}
+    required = tuple(
+        key
+        for key, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    has_pos = any(f.name == "pos" for f in dataclasses.fields(cls))
+    return _Shape(fields, typing.get_type_hints(cls), required, has_pos)
+
+
 class Decoder:
     """Decodes one file's YAML nodes into typed values, collecting problems."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.problems: list[Problem] = []
-        self._constructor = yaml.SafeLoader("")
+        self._constructor = yaml.constructor.SafeConstructor()  # a SafeLoader is a ref cycle
 
     def pos(self, node: yaml.Node) -> Position:
         mark = node.start_mark
@@ -98,9 +127,10 @@ class Decoder:
 
     def scalar(self, node: yaml.Node) -> Any:
         assert isinstance(node, yaml.ScalarNode)
-        node = yaml.ScalarNode(
-            _resolve_scalar_tag(node), node.value, node.start_mark, node.end_mark, node.style
-        )
+        tag = _resolve_scalar_tag(node)
+        if tag == _STR:
+            return node.value
+        node = yaml.ScalarNode(tag, node.value, node.start_mark, node.end_mark, node.style)
         return self._constructor.construct_object(node)
 
     def decode(self, node: yaml.Node, tp: Any, what: str) -> Any:
@@ -234,8 +264,8 @@ class Decoder:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, f"{what or 'the file'} must be a mapping, not a {_node_kind(node)}")
             return INVALID
-        fields = {yaml_key(f): f for f in dataclasses.fields(cls) if f.init}
-        hints = typing.get_type_hints(cls)
+        shape = _shape(cls)
+        fields = shape.fields
         values: dict[str, Any] = {}
         ok = True
         for key_node, value_node in self.pairs(node):
@@ -247,20 +277,16 @@ class Decoder:
                     f"unknown key {key!r} in {what or 'the file'}{did_you_mean(key, list(fields))}",
                 )
                 continue
-            value = self.decode(value_node, hints[field.name], _join(what, key))
+            value = self.decode(value_node, shape.hints[field.name], _join(what, key))
             if value is INVALID:
                 ok = False
             else:
                 values[field.name] = value
-        for key, field in fields.items():
-            required = (
-                field.default is dataclasses.MISSING
-                and field.default_factory is dataclasses.MISSING
-            )
-            if required and field.name not in values and ok:
+        for key in shape.required:
+            if ok and fields[key].name not in values:
                 self.error(node, f"{what or 'the file'} needs the key {key!r}")
                 ok = False
-        if "pos" in {f.name for f in dataclasses.fields(cls)}:
+        if shape.has_pos:
             values["pos"] = self.pos(node)
         return cls(**values) if ok else INVALID
 
@@ -289,6 +315,10 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_LIBYAML: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""PyYAML's loader on libyaml; PyYAML's own where it was built without it."""
+
+
 def compose(path: Path) -> tuple[yaml.Node | None, list[Problem]]:
     """The YAML node tree of a file, or the syntax error as a problem."""
     file = str(path)
@@ -300,8 +330,20 @@ def compose(path: Path) -> tuple[yaml.Node | None, list[Problem]]:
 
 
 def compose_text(text: str, file: str) -> tuple[yaml.Node | None, list[Problem]]:
+    """The YAML node tree of `text`, or the syntax error as a problem.
+
+    libyaml (PyYAML's C parser, when PyYAML has it) parses: PyYAML's own parser, in Python,
+    took most of the time of loading a large campus.yaml (bench/README.md, "Scale": "Start-up
+    at the size of a district"). libyaml gives the same positions and tags; a plain scalar's
+    style is ``""`` where PyYAML's parser gives None. Text libyaml refuses is parsed again by
+    PyYAML's parser, whose messages name what it found (``expected ',' or ']', but got
+    '<stream end>'``), so the problem reads the same either way.
+    """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            node = yaml.compose(text, Loader=_LIBYAML)
+        except yaml.YAMLError:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

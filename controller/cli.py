@@ -20,6 +20,7 @@ from campus.model import Campus
 from campus.problems import CampusError, ConfigError
 from campus.text import counted
 from campus.yamlmodel import json_schema
+from controller import collector
 from controller.runtime import Controller
 from controller.service import add_service_arguments, build_controller, service_options
 from rules.loader import load_rules
@@ -189,18 +190,19 @@ def load_rules_or_fail(paths: list[Path], campus: Campus) -> RuleSet:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    campus = load_campus(args.config)
-    ruleset = load_rules_or_fail(args.rules, campus)
-    clock = make_clock(args, campus, time.time())
-    options = service_options(args)
-    from controller.shard import Claim, claim_shard, claim_site
+    with collector.paused(freeze=True):
+        campus = load_campus(args.config)
+        ruleset = load_rules_or_fail(args.rules, campus)
+        clock = make_clock(args, campus, time.time())
+        options = service_options(args)
+        from controller.shard import Claim, claim_shard, claim_site
 
-    claim: Claim | None
-    if args.shard is not None:
-        campus, ruleset, options, claim = claim_shard(args.shard, campus, ruleset, options)
-    else:
-        claim = claim_site(campus, options)
-    controller = build_controller(campus, ruleset, clock, options)
+        claim: Claim | None
+        if args.shard is not None:
+            campus, ruleset, options, claim = claim_shard(args.shard, campus, ruleset, options)
+        else:
+            claim = claim_site(campus, options)
+        controller = build_controller(campus, ruleset, clock, options)
     try:
         work = until_signalled(controller.run(), on_hangup=lambda: reload_on_hangup(controller))
         asyncio.run(work)
@@ -282,7 +284,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    campus = load_campus(args.path)
+    with collector.paused():
+        campus = load_campus(args.path)
     rooms = campus.rooms
     print(
         f"{args.path}: {counted(len(campus.buildings), 'building')}, "

@@ -18,13 +18,35 @@ hold-off; the passes move out of the readings' way. On stop the automatic collec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from controller.extension import end_task
 
 TICK = 0.01
 """How often the young generation's count is looked at (s)."""
+
+
+@contextlib.contextmanager
+def paused(*, freeze: bool = False) -> Iterator[None]:
+    """The automatic collector off while a block builds what is to stay: the campus, its rules
+    and the controller, objects with next to no garbage cycles among them (the few the rules'
+    compiler leaves stay frozen). Built with the collector on, what was made first is walked
+    again by every older-generation pass that making the rest sets off (bench/README.md,
+    "Scale": "Start-up at the size of a district"). With `freeze`, what exists when the block
+    ends is moved out of the collector's reach (`gc.freeze`, as `Controller.run` does), else the
+    first pass after the block walks it all. On an exception nothing is frozen. The collector is
+    on after the block if it was before."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+        if freeze:
+            gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def due_generation() -> int | None:

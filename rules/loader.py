@@ -179,7 +179,7 @@ class _RulesDecoder(Decoder):
         start, end = node.start_mark, node.end_mark
         raw = self.text[start.index : end.index]
         pos = self.pos(node)
-        if start.line == end.line and node.style is None and raw == node.value:
+        if start.line == end.line and not node.style and raw == node.value:  # plain: None or ""
             return ExprText(node.value, pos, inline=True)
         quote = node.style or ""
         if start.line == end.line and quote in ("'", '"') and raw == quote + node.value + quote:

@@ -33,6 +33,7 @@ def test_scale_reports_startup_memory_and_cpu(tmp_path: Path) -> None:
     figures = json.loads(out.read_text())["scale"]
     assert figures["rooms"] == 100
     assert 0 < figures["startup_s"] < figures["first_command_s"]
+    assert 0 < figures["startup_cpu_s"] < 600
     assert figures["idle_rss_mb"] > 10
     assert 0 <= figures["idle_cpu_pct"] < 100
     assert figures["sensor_messages_per_s"] > 0

@@ -13,7 +13,7 @@ import pytest
 
 from campus.clock import ScaledClock, VirtualClock
 from campus.types import Command, Reading
-from controller.collector import Collector, due_generation
+from controller.collector import Collector, due_generation, paused
 from controller.runtime import HOLD_OFF, Controller
 from rules.loader import load_rules
 from tests.conftest import EXAMPLES
@@ -90,6 +90,36 @@ def test_due_generation_follows_the_counts_and_thresholds(collector_off: None) -
     assert due_generation() is None
     assert collector.passes == [1, 0, 0]
     del kept
+
+
+def test_paused_builds_with_the_collector_off_and_freezes_what_it_built(
+    collector_off: None,
+) -> None:
+    gc.enable()
+    before = gc.get_freeze_count()
+    try:
+        with paused(freeze=True):
+            assert not gc.isenabled()
+            built: list[list[int]] = [[] for _ in range(1_000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= before + len(built)
+    finally:
+        gc.unfreeze()
+
+
+def test_paused_freezes_nothing_on_an_error_and_leaves_the_collector_as_it_was(
+    collector_off: None,
+) -> None:
+    gc.enable()
+    before = gc.get_freeze_count()
+    with pytest.raises(ValueError, match="bad campus"), paused(freeze=True):
+        raise ValueError("bad campus.yaml")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == before
+    gc.disable()
+    with paused():
+        pass
+    assert not gc.isenabled(), "it was off before"
 
 
 @run_async
