@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.messages import OpenRoom
-from tui.screens.base import SiteScreen, footer
+from tui.screens.base import SiteScreen, footer, selected_key
 from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
@@ -108,11 +108,8 @@ class AlarmsScreen(SiteScreen):
         self._detail()
 
     def selected(self) -> Alarm | None:
-        table = self.query_one("#alarms", DataTable)
-        if not table.row_count:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return next((a for a in self.state.alarms if a.id == key.value), None)
+        key = selected_key(self.query_one("#alarms", DataTable))
+        return next((a for a in self.state.alarms if a.id == key), None)
 
     def action_acknowledge(self) -> None:
         alarm = self.selected()

@@ -78,3 +78,11 @@ class SiteScreen(Screen[None]):
 def footer() -> Footer:
     """The keys that work here; compact so a view's keys fit in 80 columns."""
     return Footer(compact=True, show_command_palette=False)
+
+
+def selected_key(table: DataTable[Any]) -> str | None:
+    """The key of the row under the table's cursor (None: an empty table)."""
+    if not table.row_count:
+        return None
+    key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+    return key.value

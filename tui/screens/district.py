@@ -17,7 +17,7 @@ from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.district import COLUMNS, SORTS, School, school_cells, sorted_schools, trouble
 from tui.screens.alarms import SEVERITY, alarm_state
-from tui.screens.base import SiteScreen, footer
+from tui.screens.base import SiteScreen, footer, selected_key
 from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
@@ -213,18 +213,12 @@ class DistrictScreen(SiteScreen):
     # -- what is highlighted -------------------------------------------------------------------
 
     def selected_school(self) -> School | None:
-        table = self.query_one("#schools", DataTable)
-        if not table.row_count:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return self.district.get(str(key.value))
+        key = selected_key(self.query_one("#schools", DataTable))
+        return None if key is None else self.district.get(key)
 
     def selected_alarm(self) -> tuple[School, Alarm] | None:
-        table = self.query_one("#district-alarms", DataTable)
-        if not table.row_count:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return next((sa for sa in self.alarms() if _key(*sa) == key.value), None)
+        key = selected_key(self.query_one("#district-alarms", DataTable))
+        return next((sa for sa in self.alarms() if _key(*sa) == key), None)
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from campus.text import age_text, value_text
 from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, Band, band, offline, stale_points, urgency
 from tui.messages import OpenRoom
-from tui.screens.base import SiteScreen, footer
+from tui.screens.base import SiteScreen, footer, selected_key
 from tui.widgets.columns import Column, cells
 from tui.widgets.statusbar import StatusBar
 
@@ -232,11 +232,7 @@ class OverviewScreen(SiteScreen):
         self.query_one("#filters", Static).update(Text(" · ".join(parts), style="dim"))
 
     def _current_room(self) -> str | None:
-        table = self.query_one("#rooms", DataTable)
-        if not table.row_count:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return key.value
+        return selected_key(self.query_one("#rooms", DataTable))
 
     # -- actions ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from campus import wire
 from campus.text import age_text, clock_text, source_text, value_text
 from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, band
-from tui.screens.base import SiteScreen, footer
+from tui.screens.base import SiteScreen, footer, selected_key
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
 from tui.screens.override import OverrideDialog, OverrideRequest
@@ -219,7 +219,7 @@ class RoomScreen(SiteScreen):
 
     def _cause(self, state: RoomState | None) -> None:
         """The highlighted rule instance in full: its cause is cut in the table."""
-        rule = _selected(self.query_one("#instances", DataTable))
+        rule = selected_key(self.query_one("#instances", DataTable))
         found = [i for i in state.rules if i.rule == rule] if state is not None else []
         text = Text("")
         if found:
@@ -239,7 +239,7 @@ class RoomScreen(SiteScreen):
     # -- actions ---------------------------------------------------------------------------------
 
     def selected_actuator(self) -> str | None:
-        return _selected(self.query_one("#actuators", DataTable))
+        return selected_key(self.query_one("#actuators", DataTable))
 
     def action_override(self) -> None:
         name = self.selected_actuator()
@@ -306,7 +306,7 @@ class RoomScreen(SiteScreen):
     def action_explain(self) -> None:
         focused = self.focused
         if isinstance(focused, DataTable) and focused.id == "instances":
-            rule = _selected(focused)
+            rule = selected_key(focused)
             target = f"{rule}@{self.room_id}" if rule else None
         else:
             name = self.selected_actuator()
@@ -320,20 +320,13 @@ class RoomScreen(SiteScreen):
             self.notify(done)
 
 
-def _selected(table: DataTable[Any]) -> str | None:
-    if not table.row_count:
-        return None
-    key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-    return key.value
-
-
 def _width(table: DataTable[Text], label: str) -> int:
     return next((c.width for c in table.ordered_columns if c.key.value == label), 0)
 
 
 def _fill(table: DataTable[Text], rows: list[tuple[str, dict[str, Text]]]) -> None:
     """Replace the rows, keeping the cursor on the same key."""
-    current = _selected(table)
+    current = selected_key(table)
     table.clear()
     for key, row in rows:
         table.add_row(*cells(table, row), key=key)

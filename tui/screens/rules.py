@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from campus.text import clock_text
 from campus.wire import Kind, RuleInfo
 from tui.screens.alarms import SEVERITY
-from tui.screens.base import SiteScreen, footer
+from tui.screens.base import SiteScreen, footer, selected_key
 from tui.screens.confirm import ConfirmDialog
 from tui.screens.explain import ExplainScreen
 from tui.widgets.columns import Column, cells
@@ -112,11 +112,8 @@ class RulesScreen(SiteScreen):
         self.query_one("#detail", Static).update(out)
 
     def selected(self) -> RuleInfo | None:
-        table = self.query_one("#rules", DataTable)
-        if not table.row_count:
-            return None
-        key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        return next((r for r in self.state.rules if r.id == key.value), None)
+        key = selected_key(self.query_one("#rules", DataTable))
+        return next((r for r in self.state.rules if r.id == key), None)
 
     def action_toggle_rule(self) -> None:
         rule = self.selected()
