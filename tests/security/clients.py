@@ -3,8 +3,10 @@ it receives, and proves a negative without sleeping (`Monitor.settled`)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -123,3 +125,23 @@ class Monitor(Account):
         self.settled()
         data = payload.encode() if isinstance(payload, str) else payload
         return data in self.received(topic)
+
+
+@contextlib.contextmanager
+def logins(
+    broker: SecureBroker, passwords: Mapping[str, str]
+) -> Iterator[Callable[[str], Account]]:
+    """Open accounts by user name (each must connect); every one is closed at the end."""
+    opened: list[Account] = []
+
+    def open_as(user: str) -> Account:
+        account = Account(broker, user, passwords[user])
+        opened.append(account)
+        assert account.connected, f"{user} could not connect: {account.refusal}"
+        return account
+
+    try:
+        yield open_as
+    finally:
+        for account in opened:
+            account.close()

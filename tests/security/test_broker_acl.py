@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.security.clients import Account, Monitor
+from tests.security.clients import Account, Monitor, logins
 from tests.security.conftest import PASSWORDS
 from tests.support.secure_mosquitto import SecureBroker
 
@@ -27,17 +27,8 @@ def monitor(secure_broker: SecureBroker) -> Iterator[Monitor]:
 
 @pytest.fixture
 def login(secure_broker: SecureBroker) -> Iterator[Callable[[str], Account]]:
-    opened: list[Account] = []
-
-    def open_as(user: str) -> Account:
-        account = Account(secure_broker, user, PASSWORDS[user])
-        opened.append(account)
-        assert account.connected, f"{user} could not connect: {account.refusal}"
-        return account
-
-    yield open_as
-    for account in opened:
-        account.close()
+    with logins(secure_broker, PASSWORDS) as open_as:
+        yield open_as
 
 
 def test_anonymous_clients_are_refused(secure_broker: SecureBroker) -> None:

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from campus.brokerurl import parse_broker_url
 from controller.district import bridge_config
-from tests.security.clients import Account, Monitor
+from tests.security.clients import Account, Monitor, logins
 from tests.security.conftest import MONITOR_ACL
 from tests.support.mosquitto import running_mosquitto
 from tests.support.secure_mosquitto import (
@@ -61,17 +61,8 @@ def monitor(district: SecureBroker) -> Iterator[Monitor]:
 
 @pytest.fixture
 def login(district: SecureBroker) -> Iterator[Callable[[str], Account]]:
-    opened: list[Account] = []
-
-    def open_as(user: str) -> Account:
-        account = Account(district, user, PASSWORDS[user])
-        opened.append(account)
-        assert account.connected, f"{user} could not connect: {account.refusal}"
-        return account
-
-    yield open_as
-    for account in opened:
-        account.close()
+    with logins(district, PASSWORDS) as open_as:
+        yield open_as
 
 
 def arrives(account: Account, topic: str, payload: str) -> None:
