@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +34,7 @@ from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from controller.summary import summary_table
 from rules.schema import RuleSet
+from tui.options import TuiOptions, login_name
 
 log = logging.getLogger("campusctl.demo")
 
@@ -129,7 +130,9 @@ async def _run(
         task = asyncio.create_task(controller.run(), name="controller")
         try:
             if staff_tui:
-                await _show_tui(task, broker.url, campus.site.id)
+                user = login_name()
+                tui = TuiOptions(parse_broker_url(broker.url), site=campus.site.id, user=user)
+                await show_tui(tui, [task])
             else:
                 await _show(controller, task, options, console)
         finally:
@@ -168,25 +171,25 @@ def log_to_file(path: Path, only: bool) -> Iterator[None]:
                 root.addHandler(old)
 
 
-async def _show_tui(task: asyncio.Task[None], broker_url: str, site: str) -> None:
-    """The staff TUI on the demo campus until the user quits (or the controller stops)."""
+async def show_tui(options: TuiOptions, tasks: Sequence[asyncio.Task[None]]) -> None:
+    """The staff TUI until the user quits (or SIGTERM), or one of `tasks` (the demo's
+    controllers) stops; a controller's error is raised."""
     from tui.main import run_app_async
-    from tui.options import TuiOptions, login_name
 
-    options = TuiOptions(parse_broker_url(broker_url), site=site, user=login_name())
     app = asyncio.create_task(run_app_async(options), name="tui")
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, app.cancel)
     try:
-        await asyncio.wait({app, task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({app, *tasks}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         if not app.done():
             app.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await app
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 async def _show(

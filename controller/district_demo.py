@@ -33,6 +33,7 @@ from controller.demo import (
     DemoOptions,
     demo_files,
     log_to_file,
+    show_tui,
     start_simulator,
     stop_process,
 )
@@ -41,6 +42,7 @@ from controller.service import build_controller
 from rules.loader import load_rules
 from simulators.scenario import load_scenario
 from tui.district import DistrictState, filters, portfolio_table
+from tui.options import TuiOptions, login_name
 
 log = logging.getLogger("campusctl.demo")
 
@@ -132,7 +134,9 @@ async def run_district_demo(count: int, options: DemoOptions) -> int:
                 if options.headless or not sys.stdout.isatty():
                     await _wait(options.duration, tasks)
                 else:
-                    await _show_tui(district.url, tasks)
+                    user = login_name()
+                    tui = TuiOptions(parse_broker_url(district.url), district=True, user=user)
+                    await show_tui(tui, tasks)
             finally:
                 watcher.disconnect()
                 watcher.loop_stop()
@@ -189,18 +193,3 @@ async def _wait(duration: float | None, tasks: list[asyncio.Task[None]]) -> None
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
-
-
-async def _show_tui(url: str, tasks: list[asyncio.Task[None]]) -> None:
-    """The staff TUI's district view on the district broker: every school's row and alarms;
-    Enter opens a school's views."""
-    from tui.main import run_app_async
-    from tui.options import TuiOptions, login_name
-
-    options = TuiOptions(parse_broker_url(url), district=True, user=login_name())
-    app = asyncio.create_task(run_app_async(options), name="tui")
-    await asyncio.wait({app, *tasks}, return_when=asyncio.FIRST_COMPLETED)
-    if not app.done():
-        app.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app
