@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -56,7 +57,7 @@ from controller.controlplane_payloads import (
     event_message,
     rules_message,
 )
-from controller.controlplane_recent import Recent
+from controller.controlplane_recent import MINUTE, Recent
 from controller.controlplane_requests import RequestError, answer
 from controller.events import Audit, Readings
 from controller.extension import end_task
@@ -123,7 +124,6 @@ class ControlPlane:
     def __init__(self, settings: ControlPlaneSettings | None = None) -> None:
         self.settings = settings or ControlPlaneSettings()
         self.recent = Recent(self.settings.recent_minutes)
-        self._series = self.recent.by_point
         self._subscriptions: list[Callable[[], None]] = []
         self._controller: Controller | None = None
         self._driver: MqttDriver | None = None
@@ -135,6 +135,11 @@ class ControlPlane:
         self._actuator_room: dict[str, str] = {}
         self._last: dict[str, Reading] = {}
         """The last reading of each point and actuator (its reported state)."""
+        self._minute = (math.inf, -math.inf)
+        """[start, end) of the clock minute of the newest reading; a reading outside it folds
+        the last readings into `recent` first (`_fold`)."""
+        self._unfolded_from = math.inf
+        """Readings in `_last` from this clock time on may not be in `recent` yet."""
         self._pacing = RoomPacing((), interval=1.0, period=1.0)
         self._connects = -1
         """The driver's connection count when everything was last published."""
@@ -252,27 +257,59 @@ class ControlPlane:
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
     def _on_readings(self, batch: Readings) -> None:
-        point_room, actuator_room, all_series = self._point_room, self._actuator_room, self._series
+        """Keep each reading as its point's last and mark its room changed: a dict store or
+        two per reading. The minute series (`recent`: the last value of each minute) are not
+        written here but folded from `_last` when a reading starts a new minute (`_fold`), so
+        a point that reports every few seconds costs one series write a minute, not one a
+        reading. A reading without a value (quality not good) folds its point first: the series
+        keep the minute's last good value."""
+        point_room, actuator_room = self._point_room, self._actuator_room
         last, changed = self._last, self._pacing.changed
+        start, end = self._minute
         for message in batch.messages:
+            if not message:
+                continue
+            ts = message[0].ts  # a driver stamps a message's readings with one time
+            if not start <= ts < end:
+                self._fold(ts)
+                start, end = self._minute
+            room_id = None
             for reading in message:
                 point = reading.point
-                room_id = point_room.get(point)
-                if room_id is None:
-                    room_id = actuator_room.get(point)
-                    if room_id is None:
+                room = point_room.get(point)
+                if room is None:
+                    room = actuator_room.get(point)
+                    if room is None:
                         continue  # a room another shard publishes
-                else:
-                    value = reading.value
-                    if value is not None:
-                        ts = reading.ts
-                        series = all_series.get(point)
-                        if series is not None and series.start <= ts < series.end:
-                            series.values[series.slot] = value  # MinuteSeries.add's common case
-                        else:
-                            self.recent.add_reading(point, ts, value)
+                elif reading.value is None:
+                    self._fold_point(point)
                 last[point] = reading
-                changed[room_id] = None
+                if room is not room_id:
+                    changed[room] = None
+                    room_id = room
+
+    def _fold(self, ts: float | None = None) -> None:
+        """Write the last readings not yet in `recent` into it; with `ts` (a reading's time
+        outside the current minute), then make its minute the current one."""
+        point_room, add, since = self._point_room, self.recent.add_reading, self._unfolded_from
+        for point, reading in self._last.items():
+            if reading.ts >= since and point in point_room:
+                add(point, reading.ts, reading.value)
+        if ts is not None:
+            minute_start = ts // MINUTE * MINUTE
+            self._minute = (minute_start, minute_start + MINUTE)
+            self._unfolded_from = minute_start
+
+    def _fold_point(self, point: str) -> None:
+        reading = self._last.get(point)
+        if reading is not None:
+            self.recent.add_reading(point, reading.ts, reading.value)
+
+    def series(self, point_id: str, now: float) -> list[float | None]:
+        """A point's last reading of each of the last `recent_minutes` minutes up to clock time
+        `now`, oldest first (None: no reading that minute)."""
+        self._fold()
+        return self.recent.series(point_id, now)
 
     def _on_event(self, event: object) -> None:
         message = event_message(event, f"{self._event_prefix}{next(self._event_count)}")

@@ -74,8 +74,8 @@ class Recent:
             raise ValueError(f"recent needs at least one minute, got {minutes}")
         self.minutes = minutes
         self.by_point: dict[str, MinuteSeries] = {}
-        """Each point's series (the control plane's `_on_readings` inlines `MinuteSeries.add`'s
-        common case on it)."""
+        """Each point's series (the control plane folds its points' last readings into them:
+        `ControlPlane._fold`)."""
         self._events: deque[wire.Event] = deque(maxlen=events)
 
     def add_reading(self, point: str, ts: float, value: float | bool | None) -> None:

@@ -266,7 +266,7 @@ def _trends(plane: ControlPlane, body: dict[str, Any]) -> Any:
         room=room.id,
         end=now,
         step=MINUTE,
-        points={name: plane.recent.series(spec.id, now) for name, spec in room.points.items()},
+        points={name: plane.series(spec.id, now) for name, spec in room.points.items()},
     )
 
 

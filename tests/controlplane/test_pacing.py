@@ -226,3 +226,24 @@ async def test_stopping_publishes_every_room_at_once() -> None:
     for message in quiet.driver.published[sent:]:
         assert message.retain
         assert message.qos == (1 if message.topic == f"{base}/campus" else 0), message.topic
+
+
+@run_async
+async def test_a_minute_keeps_its_last_good_value_and_ends_when_the_next_one_starts() -> None:
+    """The minute series are folded from the last readings (ControlPlane._fold): a reading of a
+    new minute writes the old minute's last value, and an unavailable reading does not erase
+    the good one before it."""
+    quiet = await quiet_plane(2, keep=True)
+    plane, bus = quiet.plane, quiet.controller.bus
+    room = quiet.rooms[1]
+    co2, temperature = f"{room}.co2", f"{room}.temperature"
+    minute = (START // 60 + 1) * 60  # the start of a clock minute
+    bus.emit(Readings([[Reading(co2, 700.0, minute + 1)], [Reading(co2, 900.0, minute + 30)]]))
+    bus.emit(Readings([[Reading(co2, None, minute + 50, Quality.UNAVAILABLE)]]))
+    bus.emit(Readings([[Reading(temperature, 21.0, minute + 59)]]))
+    bus.emit(Readings([[Reading(temperature, 22.0, minute + 61)]]))
+    assert plane.recent.series(co2, minute + 61)[-2:] == [900.0, None]
+    assert plane.recent.series(temperature, minute + 61)[-2:] == [21.0, None]  # not folded yet
+    assert plane.series(temperature, minute + 61)[-2:] == [21.0, 22.0]
+    bus.emit(Readings([[Reading(co2, 600.0, minute + 125)]]))
+    assert plane.series(co2, minute + 125)[-3:] == [900.0, None, 600.0]

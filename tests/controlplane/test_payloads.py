@@ -235,7 +235,7 @@ def test_room_messages_say_what_the_plain_payload_said(
     plane, engine = quiet.plane, quiet.controller.engine
     now = quiet.clock.now() + later
     for point, reference_series in series.items():
-        assert plane.recent.series(point, now) == reference_series.window(now)
+        assert plane.series(point, now) == reference_series.window(now)
     for room in campus_of(quiet).rooms:
         ids = [s.id for s in room.points.values()] + [a.id for a in room.actuators.values()]
         last = {i: seen for i in ids if (seen := plane.last(i)) is not None}
