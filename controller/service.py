@@ -116,7 +116,8 @@ def add_service_arguments(
         default=None,
         metavar="FILE",
         help="the staff's roles (YAML: user -> viewer, operator or author of some sites or "
-        "all): requests are refused to users whose role in this site does not allow them "
+        "all, or a list of such for different roles in different sites): requests are refused "
+        "to users whose role in this site does not allow them "
         "(default: anyone the broker's ACL allows; see docs/security.md)",
     )
     parser.add_argument(

@@ -37,14 +37,20 @@ def documented_staff_file(folder: Path) -> Path:
 def test_the_documented_staff_file_gives_each_their_role_and_sites(tmp_path: Path) -> None:
     staff = load_staff_file(documented_staff_file(tmp_path))
     assert staff.grants == {
-        "alice": Grant(Role.OPERATOR, ("north",)),
-        "bob": Grant(Role.OPERATOR, None),
-        "carol": Grant(Role.VIEWER, ("south",)),
-        "dave": Grant(Role.AUTHOR, ("south",)),
+        "alice": (Grant(Role.OPERATOR, ("north",)),),
+        "bob": (Grant(Role.OPERATOR, None),),
+        "carol": (Grant(Role.VIEWER, ("south",)),),
+        "dave": (Grant(Role.AUTHOR, ("south",)),),
+        "erin": (Grant(Role.AUTHOR, ("north",)), Grant(Role.VIEWER, None)),
     }
     assert staff.anyone_may_change("south")
+    assert (staff.role("erin", "north"), staff.role("erin", "south")) == (
+        Role.AUTHOR,
+        Role.VIEWER,
+    )
     only_north = Staff(
-        {"alice": Grant(Role.AUTHOR, ("north",)), "carol": Grant(Role.VIEWER, None)}, "staff file"
+        {"alice": (Grant(Role.AUTHOR, ("north",)),), "carol": (Grant(Role.VIEWER, None),)},
+        "staff file",
     )
     assert not only_north.anyone_may_change("south")
 
@@ -85,10 +91,10 @@ def test_staff_options(tmp_path: Path) -> None:
     assert service_options(parse()).staff is None
     from_file = service_options(parse("--staff-file", str(staff_file))).staff
     assert from_file is not None
-    assert set(from_file.grants) == {"alice", "bob", "carol", "dave"}
+    assert set(from_file.grants) == {"alice", "bob", "carol", "dave", "erin"}
     authors = service_options(parse("--staff", "alice,bob", "--staff", "carol")).staff
     assert authors is not None
-    assert authors.grants == {u: Grant(Role.AUTHOR, None) for u in ("alice", "bob", "carol")}
+    assert authors.grants == {u: (Grant(Role.AUTHOR, None),) for u in ("alice", "bob", "carol")}
     assert authors.refusal("eve", "south", "reload the rules", Role.AUTHOR) == (
         "eve has no role in this controller's --staff list and may not reload the rules"
     )
@@ -102,7 +108,7 @@ async def test_south_s_controller_refuses_what_a_role_does_not_allow_in_south(
     fresh_broker: Broker, tmp_path: Path
 ) -> None:
     """The documented file on south's controller: alice operates north only, bob every site,
-    carol views south, dave is south's author."""
+    carol views south, dave is south's author, erin north's author who views south."""
     staff = load_staff_file(documented_staff_file(tmp_path))
     client = PlaneClient(fresh_broker, "south")
     try:
@@ -138,6 +144,11 @@ async def test_south_s_controller_refuses_what_a_role_does_not_allow_in_south(
             assert answer["error"] == (
                 "bob is an operator of every site and may not disable rules: that takes an "
                 "author of south"
+            )
+            answer = await ask("override", "erin", **override)
+            assert answer["error"] == (
+                "erin is a viewer of every site (and an author of north) and may not override: "
+                "that takes an operator or an author of south"
             )
             answer = await ask("disable_rule", "dave", rule=RULE)
             assert answer["status"] == "ok", answer

@@ -36,6 +36,7 @@ PASSWORDS = {
         "bob",
         "carol",
         "dave",
+        "erin",
         "display",
         "monitor",
     )
@@ -134,6 +135,7 @@ def test_each_role_sends_only_its_requests(
         "carol": ["south/explain", "south/events", "south/override", "south/release"],
         "dave": ["south/disable_rule", "south/reload", "north/disable_rule"],
         "bob": ["north/override", "south/release", "south/enable_rule"],
+        "erin": ["north/reload", "south/explain", "south/override", "south/reload"],
         "display": ["south/explain", "north/override"],
     }
     allowed = {
@@ -141,6 +143,7 @@ def test_each_role_sends_only_its_requests(
         "carol": ["south/explain", "south/events"],
         "dave": ["south/disable_rule", "south/reload"],
         "bob": ["north/override", "south/release"],
+        "erin": ["north/reload", "south/explain"],
         "display": [],
     }
     for user, requests in sent.items():
