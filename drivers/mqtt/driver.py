@@ -9,13 +9,16 @@ no thread); this module is what the campus means on the wire: the topic index, d
 readings, commands that survive an outage, extra subscriptions for the control plane.
 
 Commands are never dropped because the connection is busy or down. At most `COMMAND_WINDOW`
-QoS 1 commands are in flight (published, not yet acknowledged); the rest wait in the driver, the
-latest per actuator, in the order they were decided, and go out as acknowledgements free the
-window, or after a reconnect once paho has re-sent what was in flight when it dropped. A waiting
-command replaced by a newer one for the same actuator is counted in `stats.commands_superseded`:
-the last value a device receives is the latest the controller decided. The queue is bounded by
-the number of actuators. (Left to paho, a full window queued commands in paho, first in first
-out behind every queued one, and paho refused more beyond `max_queued`: commands were lost at
+QoS 1 commands are in flight (published, not yet acknowledged); the rest wait in the driver in
+the order they were decided and go out as acknowledgements free the window, or after a
+reconnect once paho has re-sent what was in flight when it dropped. While connected every
+command goes out, in order, however slow the broker's acknowledgements: which commands a
+device receives does not depend on timing. Commands that waited through an outage are reduced,
+when the connection returns, to the latest per actuator (an hour of on/off decisions is not
+replayed to a device; the one it gets is the latest the controller decided), and so is the
+queue whenever it outgrows `WAITING_PER_ACTUATOR` commands per actuator; each one dropped so is
+counted in `stats.commands_superseded`. (Left to paho, a full window queued commands in paho
+behind every queued message, and paho refused more beyond `max_queued`: commands were lost at
 start-up on a campus of 10,000 rooms.)
 """
 
@@ -54,6 +57,9 @@ MATCH_CACHE = 100_000
 COMMAND_WINDOW = 64
 """QoS 1 commands in flight at once; below paho's in-flight window (`connection.MAX_INFLIGHT`),
 so the control plane's QoS 1 messages never queue commands inside paho."""
+WAITING_PER_ACTUATOR = 4
+"""Waiting commands beyond this many per actuator (at least 1,024 in all) are reduced to the
+latest per actuator: the queue stays bounded by the campus's size."""
 MessageCallback = Callable[[str, bytes], None]
 """An extra subscription's callback: (topic, payload), called on the event loop."""
 
@@ -88,9 +94,10 @@ class MqttDriver:
         self._throttle = LogThrottle(log, settings.bad_payload_log_interval)
         self._batch: Batch = []
         self._sink: Callable[[Batch], None] | None = None
-        self._waiting: dict[str, tuple[str, bytes, int]] = {}
-        """Actuator -> its latest command not yet handed to the connection (topic, payload,
-        QoS), in the order they were decided."""
+        self._waiting: deque[tuple[str, str, bytes, int]] = deque()
+        """Commands not yet handed to the connection (actuator, topic, payload, QoS), in the
+        order they were decided."""
+        self._waiting_limit = max(1024, WAITING_PER_ACTUATOR * len(self._table.actuators))
         self._in_flight: set[int] = set()
         """Message ids of QoS 1 commands published and not yet acknowledged."""
         self._pump_due = False
@@ -226,14 +233,24 @@ class MqttDriver:
 
     def _send_now(self, actuator: str, topic: str, payload: bytes, qos: int) -> None:
         waiting = self._waiting
-        if waiting.pop(actuator, None) is not None:
-            self.stats.commands_superseded += 1
         if waiting or not self._conn.connected or (qos and len(self._in_flight) >= COMMAND_WINDOW):
-            waiting[actuator] = (topic, payload, qos)  # behind those waiting, in order
+            waiting.append((actuator, topic, payload, qos))  # behind those waiting, in order
             self.stats.commands_held += 1
+            if len(waiting) > self._waiting_limit:
+                self._reduce_waiting()
         elif not self._publish_command(topic, payload, qos):
-            waiting[actuator] = (topic, payload, qos)
+            waiting.append((actuator, topic, payload, qos))
             self.stats.commands_held += 1
+
+    def _reduce_waiting(self) -> None:
+        """Keep of the waiting commands only the latest per actuator, in the order those were
+        decided; count the others as superseded."""
+        latest: dict[str, tuple[str, str, bytes, int]] = {}
+        for entry in self._waiting:
+            latest.pop(entry[0], None)
+            latest[entry[0]] = entry
+        self.stats.commands_superseded += len(self._waiting) - len(latest)
+        self._waiting = deque(latest.values())
 
     def _publish_command(self, topic: str, payload: bytes, qos: int) -> bool:
         """Hand a command to the connection; False if it did not take it: paho's own queue is
@@ -263,13 +280,12 @@ class MqttDriver:
         self._pump_due = False
         waiting = self._waiting
         while waiting and self._conn.connected:
-            actuator = next(iter(waiting))
-            topic, payload, qos = waiting[actuator]
+            _, topic, payload, qos = waiting[0]
             if qos and len(self._in_flight) >= COMMAND_WINDOW:
                 return
             if not self._publish_command(topic, payload, qos):
                 return
-            del waiting[actuator]
+            waiting.popleft()
 
     def _publish_now(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
         if self._conn.connected:
@@ -307,6 +323,7 @@ class MqttDriver:
     def _release_held(self) -> None:
         if not self._conn.connected:
             return
+        self._reduce_waiting()  # what waited through the outage: the latest per actuator
         self._pump()
         while self._outbox and self._conn.connected:
             self._publish_now(*self._outbox.popleft())

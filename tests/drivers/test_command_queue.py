@@ -1,8 +1,8 @@
 """Every command arrives: none is dropped because the connection is busy.
 
 A campus of 10,000 rooms sends 20,000 commands at the end of its start-up settle, far more than
-the QoS 1 window of commands in flight; the driver keeps the rest waiting (the latest per
-actuator, in order) and sends them as the broker acknowledges. Real Mosquitto, a paho client as
+the QoS 1 window of commands in flight; the driver keeps the rest waiting, in order, and sends
+them as the broker acknowledges. Real Mosquitto, a paho client as
 the devices.
 """
 
@@ -103,12 +103,13 @@ def command(actuator: str, value: bool) -> Command:
 
 
 @run_async
-async def test_a_newer_command_replaces_the_one_waiting_for_the_same_actuator(
+async def test_commands_beyond_the_window_wait_and_every_one_goes_out_in_order(
     fresh_broker: Broker,
 ) -> None:
     """Beyond the window commands wait in the order they were decided; a newer command for an
-    actuator whose command still waits takes its place (counted), so the device gets only the
-    latest value, and nothing is lost."""
+    actuator whose command still waits goes out after it: while connected the device gets
+    every command the controller decided, whatever the broker's pace (the checker of the
+    campus-load benchmark counts each one)."""
     campus = campus_of(COMMAND_WINDOW + 20, "newer")
     devices = CommandRecorder(fresh_broker)
     settings = MqttSettings(url=fresh_broker.url)
@@ -121,15 +122,44 @@ async def test_a_newer_command_replaces_the_one_waiting_for_the_same_actuator(
             assert driver.commands_waiting == 20
             waiting = f"b1.r{COMMAND_WINDOW + 5}.fan"
             driver.send(command(waiting, False))
-            assert driver.stats.commands_superseded == 1
-            assert driver.commands_waiting == 20
-            await wait_for(lambda: devices.topics() == COMMAND_WINDOW + 20, "every device")
+            assert driver.commands_waiting == 21
+            await wait_for(lambda: devices.count() == COMMAND_WINDOW + 21, "every command")
             await wait_for(lambda: driver.commands_waiting == 0, "the queue to empty")
-        replaced = f"zigbee2mqtt/newer-b1-r{COMMAND_WINDOW + 5}-fan/set"
-        assert devices.by_topic()[replaced] == [(b'{"state":"OFF"}', 1)]
-        others = [got for topic, got in devices.by_topic().items() if topic != replaced]
+        toggled = f"zigbee2mqtt/newer-b1-r{COMMAND_WINDOW + 5}-fan/set"
+        assert devices.by_topic()[toggled] == [(b'{"state":"ON"}', 1), (b'{"state":"OFF"}', 1)]
+        others = [got for topic, got in devices.by_topic().items() if topic != toggled]
         assert all(got == [(b'{"state":"ON"}', 1)] for got in others)
-        assert driver.stats.commands_sent == COMMAND_WINDOW + 20
+        assert driver.stats.commands_sent == COMMAND_WINDOW + 21
+        assert driver.stats.commands_superseded == 0
+    finally:
+        devices.close()
+
+
+@run_async
+async def test_a_queue_beyond_its_bound_keeps_the_latest_command_per_actuator(
+    fresh_broker: Broker,
+) -> None:
+    """More waiting commands than the bound (WAITING_PER_ACTUATOR per actuator, at least
+    1,024): the queue is reduced to the latest per actuator, counted, so it stays bounded by
+    the campus's size; every device still ends at its latest command."""
+    campus = campus_of(2, "bound")  # 4 actuators: the bound is 1,024 commands
+    devices = CommandRecorder(fresh_broker)
+    settings = MqttSettings(url=fresh_broker.url)
+    try:
+        async with MqttDriver(campus, settings, WallClock()) as driver:
+            await asyncio.wait_for(driver.wait_connected(), 10)
+            sent = COMMAND_WINDOW + 1024 + 1  # one loop pass: the window fills, then the queue
+            for i in range(sent):
+                driver.send(command(f"b1.r{i % 2}.{'fan' if i % 4 < 2 else 'lights'}", i % 3 == 0))
+            assert driver.commands_waiting == 4
+            assert driver.stats.commands_superseded == 1025 - 4
+            await wait_for(lambda: driver.commands_waiting == 0, "the queue to empty")
+            await wait_for(lambda: devices.count() == COMMAND_WINDOW + 4, "every command sent")
+        latest: dict[str, bytes] = {}
+        for i in range(sent):
+            topic = f"zigbee2mqtt/bound-b1-r{i % 2}-{'fan' if i % 4 < 2 else 'lights'}/set"
+            latest[topic] = b'{"state":"ON"}' if i % 3 == 0 else b'{"state":"OFF"}'
+        assert {topic: got[-1][0] for topic, got in devices.by_topic().items()} == latest
     finally:
         devices.close()
 
