@@ -1,4 +1,6 @@
 """Safe reload of the rule files while the controller runs (SIGHUP, a file watch, an API call).
+The same reload reads the staff file again (`StaffReload`), with the same rule: a file with
+errors changes nothing, and the controller keeps the roles it had.
 
 Everything is validated before anything changes. A file that now has errors is not half
 applied: its last good version stays in force (the rules of the other files still update), and
@@ -19,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from campus.problems import ConfigError
 from controller.extension import end_task
+from controller.roles import Staff, load_staff_file
 from rules.loader import SUFFIXES, load_rules
 
 if TYPE_CHECKING:
@@ -35,7 +39,9 @@ class ReloadReport:
 
     diff: list[str] = field(default_factory=list)
     """One line per change: ``+ rule co2-alarm (12 rooms)``, ``~ rule night-setback: when
-    changed``, ``- rule old-rule (3 rooms)``; empty when nothing changed."""
+    changed``, ``- rule old-rule (3 rooms)``, then the staff file's (``~ staff alice: an author
+    of north (was an operator of north)``, controller.roles.Staff.replace); empty when nothing
+    changed."""
     problems: list[str] = field(default_factory=list)
     """``FILE:LINE:COL: message`` for every error and warning found, then one line per file
     whose last good version was kept."""
@@ -48,7 +54,8 @@ class ReloadReport:
 
 
 def reload_rules(controller: Controller, now: float) -> ReloadReport:
-    """Re-read the controller's rule files and swap the result into its engine."""
+    """Re-read the controller's rule files and swap the result into its engine; then read the
+    staff file again, if the controller has one (`StaffReload`)."""
     old = controller.rules
     failed_before = old.failed_files()
     good = {f: text for f, text in old.texts.items() if f not in failed_before}
@@ -60,14 +67,78 @@ def reload_rules(controller: Controller, now: float) -> ReloadReport:
     diff, commands = controller.engine.replace_rules(final.rules, now)
     controller.rules = final
     controller.send(commands)
-    report = ReloadReport(diff, problems, ok=not fresh.errors)
-    for line in report.lines():
+    staff = [
+        extension.reread(controller.campus.site.id)
+        for extension in controller.extensions
+        if isinstance(extension, StaffReload)
+    ]
+    report = ReloadReport(
+        [*diff, *(line for part in staff for line in part.diff)],
+        [*problems, *(line for part in staff for line in part.problems)],
+        ok=not fresh.errors and all(part.ok for part in staff),
+    )
+    for line in report.diff or ["no change"]:
         log.info("reload: %s", line)
+    for line in problems:
+        log.info("reload: %s", line)
+    for part in staff:  # a broken staff file is an error: the roles are not what it says
+        for line in part.problems:
+            log.log(logging.WARNING if part.ok else logging.ERROR, "reload: %s", line)
     return report
 
 
+class StaffReload:
+    """An extension that reads the staff file again on each reload (`reload_rules`: SIGHUP, the
+    file watch, the reload request), so a change of roles needs no restart.
+
+    The new roles replace the old in the one `Staff` object the control plane checks requests
+    against (`Staff.replace`). A file that now has errors changes nothing: the controller keeps
+    the roles it had and goes on, and the errors go to the log (as errors: until the file is
+    fixed, the roles are not what the file says) and to the reload's report, which the reload
+    request answers with. The watch looks at the file too (`RuleWatcher`)."""
+
+    name = "staff-reload"
+
+    def __init__(self, staff: Staff) -> None:
+        if staff.path is None:
+            raise ValueError("StaffReload needs a staff read from a file")
+        self.staff = staff
+        self.path: Path = staff.path
+
+    async def start(self, controller: Controller) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def reread(self, site: str) -> ReloadReport:
+        """Read the file again and take its roles, or keep the old ones if it has errors
+        (`reload_rules` logs the report)."""
+        try:
+            fresh = load_staff_file(self.path)
+        except ConfigError as exc:
+            problems = [str(p) for p in exc.problems]
+            problems.append(f"{self.path}: has errors; the roles read before stay in force")
+            return ReloadReport([], problems, ok=False)
+        diff = self.staff.replace(fresh)
+        problems = []
+        if not self.staff.anyone_may_change(site):
+            problems.append(
+                f"{self.path}: warning: names no operator or author for site {site}: every "
+                "request that changes something will be refused"
+            )
+        return ReloadReport(diff, problems)
+
+
+def watched(controller: Controller) -> list[Path]:
+    """What the file watch looks at: the rule files and folders, and the staff file."""
+    staff = [e.path for e in controller.extensions if isinstance(e, StaffReload)]
+    return [*controller.rules.sources, *staff]
+
+
 def signature(sources: list[Path]) -> tuple[tuple[str, int, int], ...]:
-    """(path, mtime_ns, size) of every rules file the sources name; missing files drop out."""
+    """(path, mtime_ns, size) of every file the sources name (a folder: its rules files);
+    missing files drop out."""
     found: list[tuple[str, int, int]] = []
     for source in sources:
         files = (
@@ -83,7 +154,7 @@ def signature(sources: list[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 class RuleWatcher:
-    """An extension that reloads the rules when their files change."""
+    """An extension that reloads the rules (and the staff file) when their files change."""
 
     name = "rule-watch"
 
@@ -100,11 +171,11 @@ class RuleWatcher:
 
     async def _watch(self, controller: Controller) -> None:
         clock = controller.clock
-        applied = signature(controller.rules.sources)
+        applied = signature(watched(controller))
         seen = applied
         while True:
             await clock.sleep_until(clock.now() + self.interval * clock.speed)
-            current = signature(controller.rules.sources)
+            current = signature(watched(controller))
             if current != seen:
                 seen = current
                 continue

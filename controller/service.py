@@ -26,7 +26,7 @@ from controller.history import (
     history_options,
 )
 from controller.kpi import DAYS_KEPT, Day, Kpi
-from controller.reload import RuleWatcher
+from controller.reload import RuleWatcher, StaffReload
 from controller.resync import Resync
 from controller.roles import Staff, load_staff_file
 from controller.runtime import Controller
@@ -46,7 +46,8 @@ class ServiceOptions:
     """The SQLite state file; ``auto``: var/campusctl-SITE.sqlite under the working folder
     (the command line's default); None: nothing persists (tests, tools)."""
     watch_rules: float = 1.0
-    """Seconds between two looks at the rule files for changes (0: no file watch)."""
+    """Seconds between two looks at the rule files and the staff file for changes (0: no file
+    watch)."""
     history: HistoryOptions = field(default_factory=HistoryOptions)
     """The ``--influx-*`` options (InfluxDB history; off unless a URL is configured)."""
     discovery: bool = False
@@ -55,7 +56,8 @@ class ServiceOptions:
     """Where to advertise: interface names, IPv4 addresses or ``all``; empty: loopback only."""
     staff: Staff | None = None
     """Who may change what through control-plane requests, by role and site (``--staff-file``,
-    controller.roles); None: anyone the broker's ACL lets send requests (docs/security.md)."""
+    controller.roles; a staff file is read again on each reload, controller.reload); None:
+    anyone the broker's ACL lets send requests (docs/security.md)."""
     heartbeat: float = 60.0
     """Clock seconds between two heartbeats on campusctl/<site>/heartbeat (0: none)."""
     shard: Shard | None = None
@@ -92,8 +94,8 @@ def add_service_arguments(
         type=float,
         default=1.0,
         metavar="SECONDS",
-        help="reload the rules when their files change, looking this often (0: never; "
-        "SIGHUP and the reload request always work)",
+        help="reload the rules (and the staff file) when their files change, looking this "
+        "often (0: never; SIGHUP and the reload request always work)",
     )
     add_history_arguments(parser)
     parser.add_argument(
@@ -117,7 +119,7 @@ def add_service_arguments(
         metavar="FILE",
         help="the staff's roles (YAML: user -> viewer, operator or author of some sites or "
         "all, or a list of such for different roles in different sites): requests are refused "
-        "to users whose role in this site does not allow them "
+        "to users whose role in this site does not allow them; read again on each reload "
         "(default: anyone the broker's ACL allows; see docs/security.md)",
     )
     parser.add_argument(
@@ -192,6 +194,8 @@ def build_controller(
     if historian is not None:
         extensions.append(historian)
     extensions.append(ControlPlane(ControlPlaneSettings(staff=options.staff, shard=options.shard)))
+    if options.staff is not None and options.staff.path is not None:
+        extensions.append(StaffReload(options.staff))
     if options.heartbeat > 0:
         extensions.append(Heartbeat(HeartbeatSettings(interval=options.heartbeat, shard=shard)))
     extensions.append(Resync())

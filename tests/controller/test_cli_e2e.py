@@ -90,12 +90,15 @@ rules:
 
 
 def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Path) -> None:
-    """SIGHUP reloads; the retained rules summary follows at once (a removed rule was listed
-    until something else changed: the control plane heard only of reloads by request)."""
+    """SIGHUP reloads the rules and the staff file; the retained rules summary follows at once
+    (a removed rule was listed until something else changed: the control plane heard only of
+    reloads by request)."""
     folder = tmp_path / "rules"
     folder.mkdir()
     (folder / "r.yaml").write_text(LIGHT_RULES)
     (folder / "gone.yaml").write_text(GONE_RULES)
+    staff = tmp_path / "staff.yaml"
+    staff.write_text("alice: {role: viewer, sites: [demo]}\nbob: {role: author, sites: all}\n")
     summary = Peer(fresh_broker.host, fresh_broker.port)
     summary.subscribe("campusctl/demo/rules")
 
@@ -118,6 +121,8 @@ def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Pat
         str(tmp_path / "s.sqlite"),
         "--watch-rules",
         "0",
+        "--staff-file",
+        str(staff),
         "--speed",
         "60",
         "--start",
@@ -149,8 +154,10 @@ def test_sighup_reloads_a_running_controller(fresh_broker: Broker, tmp_path: Pat
         wait_for_blocking(lambda: sorted(listed()) == ["gone", "lights"], "the rules summary", 20)
         (folder / "r.yaml").write_text(LIGHT_RULES.replace("300", "200"))
         (folder / "gone.yaml").unlink()
+        staff.write_text("alice: {role: author, sites: [demo]}\nbob: {role: author, sites: all}\n")
         process.send_signal(signal.SIGHUP)
         wait("reload: ~ rule lights: when changed")
+        wait("reload: ~ staff alice: an author of demo (was a viewer of demo)")
         wait("audit: SIGHUP reload-rules - rule gone (1 room); ~ rule lights: when changed")
         wait_for_blocking(lambda: listed() == ["lights"], "the summary without 'gone'", 1.0)
     finally:
