@@ -152,6 +152,9 @@ class ControlPlane:
         self._event_prefix = ""
         self._event_count = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_events: list[object] = []
+        """Bus events not yet on the events topic (`_on_event`)."""
 
     @property
     def controller(self) -> Controller:
@@ -190,6 +193,7 @@ class ControlPlane:
         )
         self._started_at = controller.clock.now()
         self._event_prefix = event_id_prefix(self._topics.shard, time.time_ns())
+        self._loop = asyncio.get_running_loop()
         bus = controller.bus
         self._subscriptions = [
             bus.subscribe(Readings, self._on_readings),
@@ -221,6 +225,7 @@ class ControlPlane:
         for unsubscribe in self._subscriptions:
             unsubscribe()
         self._subscriptions = []
+        self._publish_events()
         with contextlib.suppress(CampusError):
             driver.unsubscribe(self._topics.requests)
         if driver.connected:
@@ -312,6 +317,23 @@ class ControlPlane:
         return self.recent.series(point_id, now)
 
     def _on_event(self, event: object) -> None:
+        """Keep a bus event for the events topic; they are published once the loop pass that
+        raised them is over, so that the commands of a read burst reach the socket before
+        their events are even encoded."""
+        pending = self._pending_events
+        pending.append(event)
+        if len(pending) == 1:
+            if self._loop is not None:
+                self._loop.call_soon(self._publish_events)
+            else:
+                self._publish_events()
+
+    def _publish_events(self) -> None:
+        pending, self._pending_events = self._pending_events, []
+        for event in pending:
+            self._publish_event(event)
+
+    def _publish_event(self, event: object) -> None:
         message = event_message(event, f"{self._event_prefix}{next(self._event_count)}")
         if message is None:
             return
@@ -368,6 +390,8 @@ class ControlPlane:
         if driver is None or not driver.connected:
             return
         now = time.monotonic() if now is None else now
+        if self._pending_events:
+            self._publish_events()
         if driver.stats.connects != self._connects:
             # (re)connected, however briefly it was down: the broker may have lost everything
             self._connects = driver.stats.connects

@@ -251,15 +251,15 @@ class Controller:
                 if taken:
                     messages.append(taken)
                     count += len(taken)
-        if batch and self.bus.wants(Readings):
-            if mixed:
-                batch = [[r for r in m if r.point in cells] for m in batch]
-            self.bus.emit(Readings(batch))
         if reported:
             self.bus.emit(Reported(reported))
         if messages:
             self.readings += count
             self.send(self.engine.on_messages(messages))
+        if batch and self.bus.wants(Readings):  # after the commands: they leave first
+            if mixed:
+                batch = [[r for r in m if r.point in cells] for m in batch]
+            self.bus.emit(Readings(batch))
 
     def send(self, commands: list[Command]) -> None:
         if commands:

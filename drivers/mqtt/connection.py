@@ -166,6 +166,8 @@ class Connection:
         """After a fault: paho gets its own socket methods back once both buffers are empty."""
         self._write_due = False
         self._paho_writing = False
+        self._writer_watched = False
+        """Whether the loop watches the socket for writability (`_watch_writable`)."""
         """Whether paho asked for writable events (it has packets queued)."""
         self._fast = False
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
@@ -562,6 +564,8 @@ class Connection:
     def _watch(self, sock: SocketLike) -> None:
         if sock is self._client.socket() and self._loop is not None:
             self._loop.add_reader(sock.fileno(), self._on_readable)
+            self._writer_watched = True  # a new socket: whatever was watched, start clean
+            self._watch_writable(sock.fileno(), False)
             self._poller = select.poll()
             self._poller.register(sock.fileno(), select.POLLIN)
 
@@ -595,7 +599,7 @@ class Connection:
         if self._loop is not None and fd >= 0:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(fd)
-                self._loop.remove_writer(fd)
+            self._watch_writable(fd, False)
         if self._client.socket() is None:
             self._socket_closed.set()
             self._answered.set()
@@ -609,7 +613,7 @@ class Connection:
             if self._gathering:
                 self._write_soon()  # later in this loop pass, with everything else written
             else:
-                self._loop.add_writer(sock.fileno(), self._on_writable)
+                self._watch_writable(sock.fileno(), True)
 
     def _on_unregister_write(self, client: mqtt.Client, userdata: Any, sock: SocketLike) -> None:
         self._in_loop(self._stop_writing, sock.fileno())
@@ -618,7 +622,19 @@ class Connection:
         self._paho_writing = False
         if self._tx:
             return  # paho's queue is empty, ours is not: `_flush` stops writing when done
-        if self._loop is not None and fd >= 0:
+        if fd >= 0:
+            self._watch_writable(fd, False)
+
+    def _watch_writable(self, fd: int, on: bool) -> None:
+        """Have the loop call `_on_writable` when the socket can take more (or stop), asking
+        the loop only when that changes: `_flush` stops after every write, and a needless
+        `remove_writer` costs selector lookups each time."""
+        if on == self._writer_watched or self._loop is None:
+            return
+        self._writer_watched = on
+        if on:
+            self._loop.add_writer(fd, self._on_writable)
+        else:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_writer(fd)
 
@@ -863,11 +879,10 @@ class Connection:
             self._shut_down_socket()
             return
         del tx[:sent]
-        if tx and self._loop is not None:
-            self._loop.add_writer(sock.fileno(), self._on_writable)
-        elif not self._paho_writing and self._loop is not None:
-            with contextlib.suppress(ValueError, OSError):
-                self._loop.remove_writer(sock.fileno())
+        if tx:
+            self._watch_writable(sock.fileno(), True)
+        elif not self._paho_writing:
+            self._watch_writable(sock.fileno(), False)
 
     def _on_writable(self) -> None:
         try:

@@ -40,6 +40,7 @@ async def test_a_device_reporting_another_state_is_commanded_again(fresh_broker:
                 topic, f'{{"state":"{state}"}}', hostname=fresh_broker.host, port=fresh_broker.port
             )
         await wait_for(lambda: resync.resent == 1, "the command sent again")
+        await wait_for(lambda: devices.count() > start, "the device to get it")
         assert devices.since(start) == [(wrong + "/set", b'{"state":"OFF"}', 1)]
         assert controller.rooms["b1.r0"].reported["fan"] is True
         assert controller.rooms["b1.r1"].reported["fan"] is False
