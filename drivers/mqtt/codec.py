@@ -28,7 +28,7 @@ import orjson
 
 from campus.model import ActuatorSpec, ActuatorType, PayloadFormat, PointSpec, ValueType
 from campus.problems import DriverError
-from campus.types import Value
+from campus.types import Reading, Value
 from drivers.mqtt.errors import Fault, PayloadError
 
 NUMBER = ValueType.NUMBER
@@ -39,7 +39,7 @@ CONTRACT_VERSION = 1
 _TRUE_WORDS = frozenset({"on", "true", "1"})
 _FALSE_WORDS = frozenset({"off", "false", "0"})
 _AVAILABILITY = {"online": True, "offline": False}
-_INT_LIMIT = 2**1023
+INT_LIMIT = 2**1023
 """JSON integers at or beyond this are wrong_type: a float cannot hold them."""
 
 
@@ -148,7 +148,7 @@ def decode_state(topic: str, payload: bytes, targets: list[Target]) -> Decoded:
         kind = type(raw)
         if not target.actuator:  # a sensor's usual value, checked as `value_in` checks it
             if kind is float or kind is int:
-                if target.type is NUMBER and -_INT_LIMIT < raw < _INT_LIMIT:  # type: ignore[operator]
+                if target.type is NUMBER and -INT_LIMIT < raw < INT_LIMIT:  # type: ignore[operator]
                     plausible = target.range
                     if plausible is None or plausible[0] <= raw <= plausible[1]:  # type: ignore[operator]
                         values.append((target, float(raw)))  # type: ignore[arg-type]
@@ -166,6 +166,39 @@ def decode_state(topic: str, payload: bytes, targets: list[Target]) -> Decoded:
         else:
             values.append((target, value))
     return out
+
+
+SensorKey = tuple[str, str, bool, float, float]
+"""(point id, JSON key, whether a number, lowest and highest plausible value)."""
+
+
+def sensor_readings(
+    sensors: tuple[SensorKey, ...], payload: bytes, now: float
+) -> list[Reading] | None:
+    """A multisensor's usual message read at once: the readings of `sensors` (a topic's points:
+    `routes.Route.sensors`) when the payload is a JSON object with every key present and each
+    value a number in its range or a boolean as its point expects; None for anything else,
+    which `decode_state` then reads and explains. The same readings `decode_state` gives, with
+    no intermediate results: this is every reading's path on a busy campus."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    message = []
+    for point_id, key, number, low, high in sensors:
+        raw: Any = obj.get(key)
+        kind = type(raw)
+        if number:
+            if (kind is float or kind is int) and low <= raw <= high:
+                message.append(Reading(point_id, float(raw), now))
+                continue
+        elif kind is bool:
+            message.append(Reading(point_id, raw, now))
+            continue
+        return None
+    return message
 
 
 def decode(spec: PointSpec | ActuatorSpec, payload: bytes) -> Value | None:
@@ -321,7 +354,7 @@ def _from_raw(target: Target, number: float, payload: bytes) -> float:
 
 def _finite(raw: int | float) -> bool:
     """A finite number a float can hold (a JSON integer can have hundreds of digits)."""
-    return -_INT_LIMIT < raw < _INT_LIMIT if isinstance(raw, int) else math.isfinite(raw)
+    return -INT_LIMIT < raw < INT_LIMIT if isinstance(raw, int) else math.isfinite(raw)
 
 
 def _json_bool(raw: object) -> bool | None:

@@ -41,7 +41,13 @@ from campus.clock import Clock
 from campus.model import ActuatorSpec, Campus, PayloadFormat
 from campus.problems import DriverError
 from campus.types import Batch, Command, Quality, Reading
-from drivers.mqtt.codec import Target, decode_availability, decode_state, encode_command
+from drivers.mqtt.codec import (
+    Target,
+    decode_availability,
+    decode_state,
+    encode_command,
+    sensor_readings,
+)
 from drivers.mqtt.connection import Connection
 from drivers.mqtt.errors import PayloadError, show_payload
 from drivers.mqtt.keywatch import KeyWatch
@@ -355,6 +361,13 @@ class MqttDriver:
             self.stats.unmatched += 1
 
     def _decode_state(self, route: Route, payload: bytes) -> None:
+        sensors = route.sensors
+        if sensors is not None and not self._keywatch.tracking(route.topic):
+            message = sensor_readings(sensors, payload, self._clock.now())
+            if message is not None:
+                self.stats.readings += len(message)
+                self._batch.append(message)
+                return
         decoded = decode_state(route.topic, payload, route.state)
         if decoded.values:
             now = self._clock.now()

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from campus.model import ActuatorSpec, Campus, PayloadFormat
+from campus.model import ActuatorSpec, Campus, PayloadFormat, ValueType
 from campus.problems import DriverError
-from drivers.mqtt.codec import Target, actuator_target, point_target
+from drivers.mqtt.codec import INT_LIMIT, SensorKey, Target, actuator_target, point_target
 
 
 @dataclass(slots=True)
@@ -24,6 +24,9 @@ class Route:
     """Targets decoded from this topic's payload (all of one format)."""
     availability: list[Target] = field(default_factory=list)
     """Targets whose device announces online/offline on this topic."""
+    sensors: tuple[SensorKey, ...] | None = None
+    """For a Zigbee2MQTT topic that feeds only points: each point's key, in `state`'s order,
+    for `codec.sensor_readings`; None otherwise."""
 
     @property
     def format(self) -> PayloadFormat | None:
@@ -79,4 +82,17 @@ def build_routes(campus: Campus) -> RouteTable:
                 continue
             table.add(target)
             table.actuators[actuator.id] = (actuator, target)
+    for route in table.routes.values():
+        route.sensors = sensor_keys(route.state)
     return table
+
+
+def sensor_keys(targets: list[Target]) -> tuple[SensorKey, ...] | None:
+    """`Route.sensors` of a topic's state targets."""
+    if not targets or any(t.actuator or t.format is not PayloadFormat.Z2M for t in targets):
+        return None
+    keys = []
+    for t in targets:
+        low, high = t.range if t.range is not None else (-INT_LIMIT, INT_LIMIT)
+        keys.append((t.id, t.key, t.type is ValueType.NUMBER, low, high))
+    return tuple(keys)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from campus.model import ActuatorSpec, ActuatorType, MqttBinding, PointSpec
 from campus.problems import DriverError
+from campus.types import Reading
 from drivers.mqtt.codec import (
     decode,
     decode_availability,
     decode_state,
     encode_command,
     point_target,
+    sensor_readings,
 )
 from drivers.mqtt.errors import Fault, PayloadError, show_payload
+from drivers.mqtt.routes import sensor_keys
 from tests.drivers.sample_campus import device_topic, make_campus, multisensor_topic
 
 CAMPUS = make_campus("t")
@@ -325,3 +330,63 @@ def test_bindings_that_cannot_work_are_refused() -> None:
     )
     with pytest.raises(DriverError, match="needs the JSON key to set"):
         encode_command(keyless_fan, 10.0)
+
+
+SENSORS = sensor_keys(TARGETS)
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, 249, 250, 10000, 10001, -40.0, 1e308, -0.0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["on", "OFF", "true", "1", "", "12"]),
+    st.lists(st.integers(), max_size=2),
+)
+ABSENT = object()
+FULL = {"occupancy": True, "illuminance": 120, "co2": 900, "temperature": 21.5, "humidity": 40}
+
+
+def field_of(key: str) -> st.SearchStrategy[object]:
+    """A key's value: mostly what a multisensor sends, sometimes anything, sometimes absent."""
+    if key == "occupancy":
+        usual: st.SearchStrategy[object] = st.booleans()
+    else:
+        low, high = next(t.range for t in TARGETS if t.key == key) or (0, 0)
+        usual = st.integers(int(low), int(high)) | st.floats(low, high)
+    return st.one_of(usual, usual, usual, ODD_VALUES, st.just(ABSENT))
+
+
+@given(
+    fields=st.fixed_dictionaries(
+        {key: field_of(key) for key in ("occupancy", "illuminance", "co2", "temperature")}
+        | {"humidity": field_of("humidity"), "battery": ODD_VALUES}
+    ),
+    raw=st.sampled_from([None] * 6 + [b"", b"[]", b"not json", b'{"co2":NaN}', b'{"co2":1e999}']),
+)
+@settings(max_examples=300)
+@example(fields=dict(FULL, co2=249), raw=None)  # below its range
+@example(fields=dict(FULL, humidity=100.5), raw=None)  # above
+@example(fields=dict(FULL, occupancy=1), raw=None)  # Z2M's 0/1 for a boolean: the decoder's
+@example(fields=dict(FULL, co2=True), raw=None)  # a boolean for a number
+def test_the_multisensor_fast_read_gives_what_the_decoder_gives_or_leaves_it_to_it(
+    fields: dict[str, object], raw: bytes | None
+) -> None:
+    """`sensor_readings` (every reading's path on a busy campus) either gives exactly the
+    readings `decode_state` gives, with nothing missing and no error, or None (the decoder
+    reads it: a missing key, a Z2M word or 0/1 for a boolean, a bad payload)."""
+    present = {key: value for key, value in fields.items() if value is not ABSENT}
+    payload = json.dumps(present).encode() if raw is None else raw
+    fast = sensor_readings(SENSORS, payload, 5.0)
+    decoded = decode_state(SENSOR, payload, TARGETS)
+    if fast is not None:
+        assert not decoded.errors
+        assert not decoded.missing
+        assert fast == [Reading(t.id, v, 5.0) for t, v in decoded.values]
+        assert [type(r.value) for r in fast] == [type(v) for _, v in decoded.values]
+
+
+def test_a_full_multisensor_message_is_read_at_once() -> None:
+    fast = sensor_readings(SENSORS, AQARA_LIKE_MULTISENSOR, 5.0)
+    assert fast is not None
+    assert {r.point: r.value for r in fast} == values(AQARA_LIKE_MULTISENSOR)
+    assert sensor_readings(SENSORS, AQARA_RTCGQ11LM_AFTER_RESTART, 5.0) is None  # keys missing
