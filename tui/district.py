@@ -174,8 +174,10 @@ def link_text(school: School, now: float) -> Text:
 
 
 def controller_text(school: School) -> Text:
-    info = school.controller
+    """``online``, ``OFFLINE (last 10:42)`` (its last clock), or ``?`` before its status; the
+    controllers' messages are merged only for an offline school (every redraw asks)."""
     if school.online is False:
+        info = school.controller
         last = clock_text(info.now, info.timezone, "%H:%M") if info else "?"
         return Text(f"OFFLINE (last {last})", style="bold red")
     if school.online is None:

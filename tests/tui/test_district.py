@@ -1,14 +1,15 @@
 """The district view driven by Textual's pilot on real brokers: the fixed district on one broker
 (rows, sorting by key and by header, drill-in and back, opening by itself when several sites are
-on the broker), and two running schools bridged to a district broker (an alarm acknowledged
-from the district list and an override placed after drilling in reach the owning school, with
-the TUI's user)."""
+on the broker, only what changed on screen written to the tables), and two running schools
+bridged to a district broker (an alarm acknowledged from the district list and an override
+placed after drilling in reach the owning school, with the TUI's user)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable
@@ -19,12 +20,14 @@ from controller.district import bridge_config
 from tests.controlplane.harness import RunningCampus, running_campus, unique_site
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker, running_mosquitto
-from tests.tui.fixed_district import publish_district
-from tests.tui.fixed_site import SITE
+from tests.tui.fixed_district import district_retained, kpi, publish_district
+from tests.tui.fixed_site import NOW, SITE, publish
 from tests.tui.test_pilot import USER, open_room, rows, showing, until
 from tui.app import CampusApp
+from tui.district import DistrictState
 from tui.options import TuiOptions
 from tui.screens.alarms import AlarmsScreen
+from tui.screens.base import selected_key
 from tui.screens.district import DistrictScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
@@ -100,6 +103,79 @@ async def test_several_sites_on_the_broker_open_the_district_view(fresh_broker: 
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: showing(app, DistrictScreen), "the district view by itself")
         await until(pilot, lambda: len(rows(app, "#schools")) == 3, "three schools")
+
+
+@run_async
+async def test_only_what_changed_on_screen_is_written_to_the_tables(
+    fresh_broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An online school's heartbeat (its controller message again, only its clock on) is
+    redrawn without a write to either table; a new figure writes its own cells, nothing else;
+    a new figure in the sort column re-orders the rows, the cursor staying on its school."""
+    publish_district(fresh_broker)
+    app = district_app(fresh_broker.url)
+    app.district = DistrictState(monotonic=lambda: 1000.0)  # north's "down for" stays still
+    async with app.run_test(size=(160, 50)) as pilot:
+        schools = app.district.schools
+        await until(
+            pilot,
+            lambda: len(schools) == 3 and all(s.kpi and s.alarm_lists for s in schools.values()),
+            "the fixed district",
+        )
+        await until(pilot, lambda: len(rows(app, "#district-alarms")) == 3, "the alarms drawn")
+        await pilot.pause(0.5)  # a refresh or two: everything that came is drawn
+        screen = app.screen
+        assert isinstance(screen, DistrictScreen)
+        writes: list[tuple[str, ...]] = []  # each write to a table: method, row and column keys
+        redraws: list[frozenset[wire.Kind]] = []
+
+        def counted(name: str, write: Callable[..., Any]) -> Callable[..., Any]:
+            def counting(*args: Any, **kwargs: Any) -> Any:
+                writes.append((name, *(str(getattr(a, "value", a)) for a in args[:2])))
+                return write(*args, **kwargs)
+
+            return counting
+
+        def redraw(kinds: frozenset[wire.Kind], draw: Callable[..., None] = screen.redraw) -> None:
+            redraws.append(kinds)
+            draw(kinds)
+
+        for table in screen.query(DataTable):
+            for name in ("clear", "add_row", "remove_row", "update_cell", "sort"):
+                monkeypatch.setattr(table, name, counted(name, getattr(table, name)))
+        monkeypatch.setattr(screen, "redraw", redraw)
+
+        topic = f"campusctl/{SITE}"
+        heartbeat = {**district_retained()[f"{topic}/controller"], "now": NOW + 5}
+        publish(fresh_broker, {f"{topic}/controller": heartbeat}, retain=False)
+        await until(pilot, lambda: _now(schools[SITE].controller) == NOW + 5, "the heartbeat")
+        await until(pilot, lambda: any(wire.Kind.CONTROLLER in k for k in redraws), "its redraw")
+        await pilot.pause(0.3)
+        assert writes == [], "nothing shown changed: no table written"
+
+        in_use = kpi(SITE, 10, 7, 0.91, 12.4)  # 7 rooms in use (6 before), the same order
+        publish(fresh_broker, {f"{topic}/kpi": in_use}, retain=False)
+        await until(pilot, lambda: len(writes) > 1, "the new figure drawn")
+        await pilot.pause(0.3)
+        assert writes == [
+            ("update_cell", SITE, "in use"),
+            ("update_cell", SITE, "worst room"),  # the 7th room in use is the worst
+        ]
+        table = screen.query_one("#schools", DataTable)
+        assert rows(app, "#schools") == ["south", SITE, "north"]
+        assert str(table.get_cell(SITE, "in use")) == "7"
+
+        table.move_cursor(row=0)
+        assert selected_key(table) == "south"
+        worst = kpi(SITE, 10, 7, 0.6, 12.4)  # CO2 <= 1000 ppm 60 % of the time: now the worst
+        publish(fresh_broker, {f"{topic}/kpi": worst}, retain=False)
+        await until(pilot, lambda: rows(app, "#schools")[0] == SITE, "the new order")
+        assert rows(app, "#schools") == [SITE, "south", "north"]
+        assert selected_key(table) == "south", "the cursor stays on its school"
+
+
+def _now(controller: wire.ControllerMessage | None) -> float | None:
+    return controller.now if controller is not None else None
 
 
 @contextlib.asynccontextmanager

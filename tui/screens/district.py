@@ -1,10 +1,18 @@
 """The district: one row per school (tui.district's portfolio), sortable by any column, the
 schools that need attention marked, and one alarm list across every school. `enter` follows a
 school on the same broker (the bridges carry each school's control plane there) and opens its
-views; `0` (or `escape` in its rooms view) comes back here."""
+views; `0` (or `escape` in its rooms view) comes back here.
+
+The app tells the view what kinds of message came, at most every `TuiOptions.refresh` seconds,
+and most of them change nothing it shows: an online school's heartbeat only says it is still
+there. A DataTable draws all its visible lines again after any write to it, so a redraw
+compares what it would show with what is on screen and writes only the cells and lines that
+differ (`show_rows`, `show_line`): a message that changes nothing shown costs no drawing, one
+school's new figures rewrite its cells. A key (sort, reverse) redraws at once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -97,25 +105,23 @@ class DistrictScreen(SiteScreen):
 
     def _schools(self) -> None:
         table: DataTable[Text] = self.query_one("#schools", DataTable)
-        current = self.selected_school()
         now = self.campus_app.district.monotonic()
-        table.clear()
         schools = self.shown()
+        rows = []
         for school in schools:
             row = school_cells(school, now)
             if trouble(school):
                 row["school"].style = "bold red"
                 for cell in row.values():
                     cell.style = cell.style or "red"
-            table.add_row(*cells(table, row), key=school.site)
-        if current is not None and current.site in table.rows:
-            table.move_cursor(row=table.get_row_index(current.site), animate=False)
+            rows.append((school.site, row))
+        show_rows(table, rows)
         order = "reversed" if self.reverse else "worst first"
         line = Text(f"{len(schools)} schools, by {self.sort} ({order})")
         marked = sum(1 for school in schools if trouble(school))
         if marked:
             line.append(f"; {marked} need attention", style="bold red")
-        self.query_one("#sorting", Static).update(line)
+        show_line(self.query_one("#sorting", Static), line)
 
     def alarms(self) -> list[tuple[School, Alarm]]:
         """Every school's alarms: new ones first, then by school and time."""
@@ -125,13 +131,8 @@ class DistrictScreen(SiteScreen):
 
     def _alarms(self) -> None:
         table: DataTable[Text] = self.query_one("#district-alarms", DataTable)
-        current = self.selected_alarm()
-        table.clear()
         found = self.alarms()
-        for school, alarm in found:
-            table.add_row(*cells(table, self._alarm_cells(school, alarm)), key=_key(school, alarm))
-        if current is not None and _key(*current) in table.rows:
-            table.move_cursor(row=table.get_row_index(_key(*current)), animate=False)
+        show_rows(table, [(_key(s, a), self._alarm_cells(s, a)) for s, a in found])
         new = sum(1 for _, alarm in found if alarm.acknowledged_by is None)
         schools = len({school.site for school, _ in found})
         summary = (
@@ -140,7 +141,7 @@ class DistrictScreen(SiteScreen):
             else "no alarms in any school"
         )
         style = "bold red" if new else ""
-        self.query_one("#alarms-summary", Static).update(Text(summary, style=style))
+        show_line(self.query_one("#alarms-summary", Static), Text(summary, style=style))
 
     def _alarm_cells(self, school: School, alarm: Alarm) -> dict[str, Text]:
         if alarm.acknowledged_by is not None:
@@ -177,7 +178,7 @@ class DistrictScreen(SiteScreen):
             shown = self.selected_school()
             if shown is not None:
                 self._school_detail(shown, out)
-        self.query_one("#detail", Static).update(out)
+        show_line(self.query_one("#detail", Static), out)
 
     def _school_detail(self, school: School, out: Text) -> None:
         now = self.campus_app.district.monotonic()
@@ -277,6 +278,47 @@ class DistrictScreen(SiteScreen):
         body = {"alarm": alarm_id}
         if await self.campus_app.request("acknowledge", body, site=site) is not None:
             self.notify(f"{alarm_id} acknowledged in {site}")
+
+
+def show_rows(table: DataTable[Text], rows: Sequence[tuple[str, dict[str, Text]]]) -> None:
+    """Have `table` show `rows` (each a row key and its cells by column label) in this order,
+    writing only what differs from what it shows: the cells whose text or style changed, the
+    rows that went, new rows when they come last. Another order (another sort, a new figure in
+    the sort column, a new alarm above others) clears the table and adds every row again, so
+    the table's rows stay in the order shown. The cursor stays on its row (by key) while that
+    row is shown."""
+    current = selected_key(table)
+    wanted = {key: cells(table, by_label) for key, by_label in rows}
+    gone = [key for key in table.rows if key.value not in wanted]
+    kept = [str(key.value) for key in table.rows if key.value in wanted]
+    if kept != list(wanted)[: len(kept)]:
+        table.clear()  # another order: the rows again from the top
+        gone = []
+    for row_key in gone:
+        table.remove_row(row_key)
+    columns = [column.key for column in table.ordered_columns]
+    for key, row in wanted.items():
+        if key not in table.rows:
+            table.add_row(*row, key=key)
+            continue
+        for column, cell in zip(columns, row, strict=True):
+            if not _same(table.get_cell(key, column), cell):
+                table.update_cell(key, column, cell)
+    if current in wanted and table.get_row_index(current) != table.cursor_row:
+        table.move_cursor(row=table.get_row_index(current), animate=False)
+
+
+def show_line(static: Static, line: Text) -> None:
+    """Have `static` show `line`, unless it shows the same already (an update lays the screen
+    out again and redraws the widget)."""
+    shown = static.content
+    if not (isinstance(shown, Text) and _same(shown, line)):
+        static.update(line)
+
+
+def _same(shown: Text, new: Text) -> bool:
+    """Whether two texts draw the same: characters, style, spans (Text's == ignores style)."""
+    return shown.plain == new.plain and shown.style == new.style and shown.spans == new.spans
 
 
 def _key(school: School, alarm: Alarm) -> str:
