@@ -76,8 +76,9 @@ READ_BURST = 256
 """Packets read per readable event at most, so a flood cannot starve the rest of the loop."""
 SUBSCRIBE_CHUNK = 256
 """Topics per SUBSCRIBE packet: a campus has thousands; brokers limit packet sizes."""
-MAX_INFLIGHT = 100
-"""QoS 1 messages in flight at once (Mosquitto's max_inflight_messages in our configs)."""
+MAX_INFLIGHT = 500
+"""QoS 1 messages we publish that may await their PUBACK at once (paho's window; MQTT 3.1.1
+sets no limit on the broker's side)."""
 MAX_FAST_PAYLOAD = 1 << 20
 """Larger payloads (none the controller sends) go through paho's `publish`."""
 RECV_CHUNK = 65536

@@ -184,10 +184,11 @@ async def test_a_binding_with_qos_0_sends_its_commands_at_qos_0(fresh_broker: Br
 
 @run_async
 async def test_commands_in_flight_and_waiting_survive_a_broker_restart(tmp_path: Path) -> None:
-    """200 commands decided in one pass (64 in flight, 136 waiting), and the broker goes down
-    before any is acknowledged: after its restart paho re-sends those in flight and the driver
-    sends those waiting; every device ends at its command. The devices keep a persistent
-    session on a broker that saves it, so nothing they were owed is lost while they are away."""
+    """COMMAND_WINDOW + 136 commands decided in one pass (a window in flight, 136 waiting),
+    and the broker goes down before any is acknowledged: after its restart paho re-sends those
+    in flight and the driver sends those waiting; every device ends at its command. The
+    devices keep a persistent session on a broker that saves it, so nothing they were owed is
+    lost while they are away."""
     port = free_port()
     extra = f"persistence true\npersistence_location {tmp_path}/\n"
     count = COMMAND_WINDOW + 136

@@ -502,14 +502,14 @@ async def test_qos1_publishes_framed_by_the_connection_are_tracked_as_paho_track
     broker: Broker, peer: Peer
 ) -> None:
     """`PahoInternals.enter_qos1` (commands): the message it enters in paho's bookkeeping is
-    the one paho's `publish` would enter; past the in-flight window (100) paho's `publish`
+    the one paho's `publish` would enter; past the in-flight window (MAX_INFLIGHT) paho's `publish`
     queues the rest; every message arrives once, as QoS 1, in order, and every PUBACK empties
     paho's books."""
     prefix = f"fastrx/qos1{next(_ids)}"
     peer.subscribe(f"{prefix}/#", qos=1)
     topics = [f"{prefix}/dev{i}/set" for i in range(4)] + [f"{prefix}/Bürö/set"]
     sent = []
-    for i in range(300):
+    for i in range(connection_module.MAX_INFLIGHT + 200):
         topic = topics[i % len(topics)]
         sizes = payload_sizes(topic)
         sent.append((topic, (f"{i:06d}".encode() + Z2M * 400)[: max(6, sizes[i % len(sizes)])]))
