@@ -65,7 +65,7 @@ COMMAND_WINDOW = 400
 so the control plane's QoS 1 messages never queue commands inside paho. Commands go out at most
 at this many per acknowledgement round trip, which grows when the broker is busy: a window of
 64 held 1,250 commands/s only while the round trip stayed under 51 ms (bench/README.md,
-"Campus load", the 2026-12-07 round)."""
+"campusctl changes measured in this round", item 11)."""
 WAITING_PER_ACTUATOR = 4
 """Waiting commands beyond this many per actuator (at least 1,024 in all) are reduced to the
 latest per actuator: the queue stays bounded by the campus's size."""
