@@ -293,27 +293,28 @@ class ControlPlane:
                     changed[room] = None
                     room_id = room
 
-    def _fold(self, ts: float | None = None) -> None:
-        """Write the last readings not yet in `recent` into it; with `ts` (a reading's time
-        outside the current minute), then make its minute the current one."""
+    def _fold(self, ts: float) -> None:
+        """Write the last readings not yet in `recent` into it, then make the minute of `ts` (a
+        reading's time outside the current minute) the current one."""
         point_room, add, since = self._point_room, self.recent.add_reading, self._unfolded_from
         for point, reading in self._last.items():
             if reading.ts >= since and point in point_room:
                 add(point, reading.ts, reading.value)
-        if ts is not None:
-            minute_start = ts // MINUTE * MINUTE
-            self._minute = (minute_start, minute_start + MINUTE)
-            self._unfolded_from = minute_start
+        minute_start = ts // MINUTE * MINUTE
+        self._minute = (minute_start, minute_start + MINUTE)
+        self._unfolded_from = minute_start
 
     def _fold_point(self, point: str) -> None:
+        """Write one point's last reading into `recent` (again: a minute's slot is the last
+        value written to it)."""
         reading = self._last.get(point)
-        if reading is not None:
+        if reading is not None and point in self._point_room:
             self.recent.add_reading(point, reading.ts, reading.value)
 
     def series(self, point_id: str, now: float) -> list[float | None]:
         """A point's last reading of each of the last `recent_minutes` minutes up to clock time
         `now`, oldest first (None: no reading that minute)."""
-        self._fold()
+        self._fold_point(point_id)
         return self.recent.series(point_id, now)
 
     def _on_event(self, event: object) -> None:
