@@ -247,6 +247,8 @@ class MqttDriver:
             self.stats.commands_held += 1
             if len(waiting) > self._waiting_limit:
                 self._reduce_waiting()
+            if len(self._in_flight) < COMMAND_WINDOW:
+                self._pump_soon()  # no acknowledgement may be coming to do it
         elif not self._publish_command(topic, payload, qos):
             waiting.append((actuator, topic, payload, qos))
             self.stats.commands_held += 1
@@ -280,7 +282,12 @@ class MqttDriver:
         """A PUBACK (inside paho's bookkeeping, which frees the window after this returns):
         the waiting commands go out once this loop pass is done."""
         self._in_flight.discard(mid)
-        if self._waiting and not self._pump_due and self._loop is not None:
+        if self._waiting:
+            self._pump_soon()
+
+    def _pump_soon(self) -> None:
+        """`_pump` once this loop pass is done (once, however often asked)."""
+        if not self._pump_due and self._loop is not None:
             self._pump_due = True
             self._loop.call_soon(self._pump)
 
