@@ -167,9 +167,9 @@ class Connection:
         """After a fault: paho gets its own socket methods back once both buffers are empty."""
         self._write_due = False
         self._paho_writing = False
+        """Whether paho asked for writable events (it has packets queued)."""
         self._writer_watched = False
         """Whether the loop watches the socket for writability (`_watch_writable`)."""
-        """Whether paho asked for writable events (it has packets queued)."""
         self._fast = False
         """Parse QoS 0 PUBLISH ourselves on this socket (`_read_fast`)."""
         self._partial = False
