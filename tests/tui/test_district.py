@@ -167,11 +167,24 @@ async def test_only_what_changed_on_screen_is_written_to_the_tables(
 
         table.move_cursor(row=0)
         assert selected_key(table) == "south"
+        writes.clear()
         worst = kpi(SITE, 10, 7, 0.6, 12.4)  # CO2 <= 1000 ppm 60 % of the time: now the worst
         publish(fresh_broker, {f"{topic}/kpi": worst}, retain=False)
         await until(pilot, lambda: rows(app, "#schools")[0] == SITE, "the new order")
         assert rows(app, "#schools") == [SITE, "south", "north"]
         assert selected_key(table) == "south", "the cursor stays on its school"
+        assert writes[-1] == ("sort", "school"), "the rows moved in place, not refilled"
+        assert {w[:2] for w in writes[:-1]} == {("update_cell", SITE)}, "its own cells only"
+        assert str(table.get_cell(SITE, "CO2≤1000")) == "60%"
+
+        for key in ("s", "r", "s"):  # comfort, reversed, worst room: only the order changes
+            writes.clear()
+            await pilot.press(key)
+            assert rows(app, "#schools") == [school.site for school in screen.shown()]
+            assert set(writes) <= {("sort", "school")}, f"{key}: no cell written, no refill"
+            assert selected_key(table) == "south"
+        assert screen.sort == "worst room"
+        assert rows(app, "#schools") == ["south", SITE, "north"], "the highest CO2 first"
 
 
 def _now(controller: wire.ControllerMessage | None) -> float | None:

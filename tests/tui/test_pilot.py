@@ -59,7 +59,7 @@ def showing(app: CampusApp, screen: type) -> bool:
 
 def rows(app: CampusApp, table_id: str) -> list[str]:
     table = app.screen.query_one(table_id, DataTable)
-    return [str(key.value) for key in table.rows]
+    return [str(row.key.value) for row in table.ordered_rows]
 
 
 def widths(app: CampusApp, table_id: str) -> dict[str, int]:

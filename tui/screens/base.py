@@ -1,5 +1,5 @@
 """What every view shares: the status bar, the footer, tables that fit the terminal, and
-redrawing when the picture changed."""
+redrawing when the picture changed, writing only what differs from the screen."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Static
 
 from campus.wire import Kind
 from tui.messages import StateChanged
 from tui.state import SiteState
-from tui.widgets.columns import Column, fit_columns
+from tui.widgets.columns import Column, cells, fit_columns
 from tui.widgets.statusbar import StatusBar
 
 if TYPE_CHECKING:
@@ -86,3 +86,61 @@ def selected_key(table: DataTable[Any]) -> str | None:
         return None
     key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
     return key.value
+
+
+def show_rows(table: DataTable[Text], rows: Sequence[tuple[str, dict[str, Text]]]) -> None:
+    """Have `table` show `rows` (each a row key and its cells by column label) in this order,
+    writing only what differs from what it shows: the cells whose text or style changed, the
+    rows that went or came. Another order (another sort, a new figure in the sort column, a new
+    alarm above others) moves the rows where they are (`DataTable.sort`): no cell is written
+    or measured again, the table is not cleared. The cursor stays on its row (by key) while
+    that row is shown.
+
+    A DataTable draws every visible line again after any write; a clear and refill also
+    measures every cell again and resets the cursor and the scroll (bench/README.md, "After
+    the in-place re-sort")."""
+    current = selected_key(table)
+    wanted = {key: cells(table, by_label) for key, by_label in rows}
+    for row_key in [key for key in table.rows if key.value not in wanted]:
+        table.remove_row(row_key)
+    columns = [column.key for column in table.ordered_columns]
+    for key, row in wanted.items():
+        if key not in table.rows:
+            table.add_row(*row, key=key)
+            continue
+        for column, cell in zip(columns, row, strict=True):
+            if not _same(table.get_cell(key, column), cell):
+                table.update_cell(key, column, cell)
+    order = list(wanted)
+    if [row.key.value for row in table.ordered_rows] != order:
+        _reorder(table, order)
+    if current in wanted and table.get_row_index(current) != table.cursor_row:
+        table.move_cursor(row=table.get_row_index(current), animate=False)
+
+
+def _reorder(table: DataTable[Text], order: list[str]) -> None:
+    """Put the rows of `table` (those of `order`, no others) in that order. DataTable.sort's key
+    sees a row's cells, not its key, so a row is known by its first cell (an object of its
+    own); should two rows share one, the table is cleared and refilled."""
+    first = table.ordered_columns[0].key
+    position = {id(table.get_cell(key, first)): index for index, key in enumerate(order)}
+    if len(position) == len(order):
+        table.sort(first, key=lambda cell: position[id(cell)])
+        return
+    kept = {key: table.get_row(key) for key in order}
+    table.clear()
+    for key, row in kept.items():
+        table.add_row(*row, key=key)
+
+
+def show_line(static: Static, line: Text) -> None:
+    """Have `static` show `line`, unless it shows the same already (an update lays the screen
+    out again and redraws the widget)."""
+    shown = static.content
+    if not (isinstance(shown, Text) and _same(shown, line)):
+        static.update(line)
+
+
+def _same(shown: Text, new: Text) -> bool:
+    """Whether two texts draw the same: characters, style, spans (Text's == ignores style)."""
+    return shown.plain == new.plain and shown.style == new.style and shown.spans == new.spans

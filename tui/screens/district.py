@@ -8,11 +8,11 @@ and most of them change nothing it shows: an online school's heartbeat only says
 there. A DataTable draws all its visible lines again after any write to it, so a redraw
 compares what it would show with what is on screen and writes only the cells and lines that
 differ (`show_rows`, `show_line`): a message that changes nothing shown costs no drawing, one
-school's new figures rewrite its cells. A key (sort, reverse) redraws at once."""
+school's new figures rewrite its cells, another order moves the rows in place. A key (sort,
+reverse) redraws the portfolio at once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -25,8 +25,8 @@ from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.district import COLUMNS, SORTS, School, school_cells, sorted_schools, trouble
 from tui.screens.alarms import SEVERITY, alarm_state
-from tui.screens.base import SiteScreen, footer, selected_key
-from tui.widgets.columns import Column, cells
+from tui.screens.base import SiteScreen, footer, selected_key, show_line, show_rows
+from tui.widgets.columns import Column
 from tui.widgets.statusbar import StatusBar
 
 SCHOOL_COLUMNS = [
@@ -233,11 +233,11 @@ class DistrictScreen(SiteScreen):
             else labels[0]
         )
         self.reverse = False
-        self.redraw(DRAWN)
+        self._sorted()
 
     def action_reverse(self) -> None:
         self.reverse = not self.reverse
-        self.redraw(DRAWN)
+        self._sorted()
 
     @on(DataTable.HeaderSelected, "#schools")
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -248,7 +248,12 @@ class DistrictScreen(SiteScreen):
             self.reverse = not self.reverse
         else:
             self.sort, self.reverse = label, False
-        self.redraw(DRAWN)
+        self._sorted()
+
+    def _sorted(self) -> None:
+        """Another order: the portfolio at once (the alarm list is not sorted by it)."""
+        self._schools()
+        self._detail()
 
     def action_open(self) -> None:
         if self.query_one("#district-alarms", DataTable).has_focus:
@@ -278,47 +283,6 @@ class DistrictScreen(SiteScreen):
         body = {"alarm": alarm_id}
         if await self.campus_app.request("acknowledge", body, site=site) is not None:
             self.notify(f"{alarm_id} acknowledged in {site}")
-
-
-def show_rows(table: DataTable[Text], rows: Sequence[tuple[str, dict[str, Text]]]) -> None:
-    """Have `table` show `rows` (each a row key and its cells by column label) in this order,
-    writing only what differs from what it shows: the cells whose text or style changed, the
-    rows that went, new rows when they come last. Another order (another sort, a new figure in
-    the sort column, a new alarm above others) clears the table and adds every row again, so
-    the table's rows stay in the order shown. The cursor stays on its row (by key) while that
-    row is shown."""
-    current = selected_key(table)
-    wanted = {key: cells(table, by_label) for key, by_label in rows}
-    gone = [key for key in table.rows if key.value not in wanted]
-    kept = [str(key.value) for key in table.rows if key.value in wanted]
-    if kept != list(wanted)[: len(kept)]:
-        table.clear()  # another order: the rows again from the top
-        gone = []
-    for row_key in gone:
-        table.remove_row(row_key)
-    columns = [column.key for column in table.ordered_columns]
-    for key, row in wanted.items():
-        if key not in table.rows:
-            table.add_row(*row, key=key)
-            continue
-        for column, cell in zip(columns, row, strict=True):
-            if not _same(table.get_cell(key, column), cell):
-                table.update_cell(key, column, cell)
-    if current in wanted and table.get_row_index(current) != table.cursor_row:
-        table.move_cursor(row=table.get_row_index(current), animate=False)
-
-
-def show_line(static: Static, line: Text) -> None:
-    """Have `static` show `line`, unless it shows the same already (an update lays the screen
-    out again and redraws the widget)."""
-    shown = static.content
-    if not (isinstance(shown, Text) and _same(shown, line)):
-        static.update(line)
-
-
-def _same(shown: Text, new: Text) -> bool:
-    """Whether two texts draw the same: characters, style, spans (Text's == ignores style)."""
-    return shown.plain == new.plain and shown.style == new.style and shown.spans == new.spans
 
 
 def _key(school: School, alarm: Alarm) -> str:

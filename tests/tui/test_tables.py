@@ -1,0 +1,112 @@
+"""A table kept up to date by `show_rows` (tui/screens/base.py), on a bare DataTable: the rows
+in the order asked after another order, after new figures and after rows come and go; a new
+order moves the rows in place (no clear, no cell written again); the cursor stays on its row."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from tests.support.aio import run_async
+from tui.screens.base import selected_key, show_rows
+
+pytestmark = pytest.mark.tui
+COLUMNS = ("name", "figure")
+
+
+class Tables(App[None]):
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text] = DataTable(cursor_type="row")
+        for label in COLUMNS:
+            table.add_column(label, width=8, key=label)
+        yield table
+
+
+def figures(values: dict[str, int]) -> list[tuple[str, dict[str, Text]]]:
+    """Rows by figure, highest first (as the district's sorts)."""
+    ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(key, {"name": Text(key), "figure": Text(str(value))}) for key, value in ordered]
+
+
+def shown(table: DataTable[Text]) -> list[tuple[str, str]]:
+    """What the table shows, top to bottom: each row's cells as text, by position."""
+    return [
+        (str(table.get_cell_at((i, 0))), str(table.get_cell_at((i, 1))))
+        for i in range(table.row_count)
+    ]
+
+
+def keys(table: DataTable[Text]) -> list[str]:
+    return [str(row.key.value) for row in table.ordered_rows]
+
+
+@run_async
+async def test_rows_follow_the_order_asked_moved_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table: DataTable[Text] = app.query_one(DataTable)
+        values = {"a": 3, "b": 2, "c": 1}
+        show_rows(table, figures(values))
+        await pilot.pause()
+        assert keys(table) == ["a", "b", "c"]
+        table.move_cursor(row=1)
+        writes: list[tuple[str, ...]] = []
+
+        def counted(name: str, write: Callable[..., Any]) -> Callable[..., Any]:
+            def counting(*args: Any, **kwargs: Any) -> Any:
+                writes.append((name, *(str(getattr(a, "value", a)) for a in args[:2])))
+                return write(*args, **kwargs)
+
+            return counting
+
+        for name in ("clear", "add_row", "remove_row", "update_cell", "sort"):
+            monkeypatch.setattr(table, name, counted(name, getattr(table, name)))
+
+        show_rows(table, list(reversed(figures(values))))  # another order, the same cells
+        await pilot.pause()
+        assert writes == [("sort", "name")], "moved in place: no cell written, no clear"
+        assert keys(table) == ["c", "b", "a"]
+        assert shown(table) == [("c", "1"), ("b", "2"), ("a", "3")]
+
+        writes.clear()
+        values["c"] = 5  # a new figure in the sort column: c first again
+        show_rows(table, figures(values))
+        await pilot.pause()
+        assert writes == [("update_cell", "c", "figure"), ("sort", "name")]
+        assert shown(table) == [("c", "5"), ("a", "3"), ("b", "2")]
+        assert selected_key(table) == "b", "the cursor stays on its row"
+
+        writes.clear()
+        del values["a"]
+        values["d"] = 4  # a row goes, one comes in the middle
+        show_rows(table, figures(values))
+        await pilot.pause()
+        assert writes == [("remove_row", "a"), ("add_row", "d", "4"), ("sort", "name")]
+        assert keys(table) == ["c", "d", "b"]
+        assert shown(table) == [("c", "5"), ("d", "4"), ("b", "2")]
+        assert selected_key(table) == "b"
+
+        writes.clear()
+        show_rows(table, figures(values))  # nothing changed: nothing written
+        assert writes == []
+
+
+@run_async
+async def test_rows_sharing_a_first_cell_are_refilled_in_the_order_asked() -> None:
+    """The in-place move knows a row by its first cell object: rows sharing one are cleared
+    and added again instead, still in the order asked."""
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table: DataTable[Text] = app.query_one(DataTable)
+        same = Text("-")
+        rows = [(key, {"name": same, "figure": Text(key)}) for key in ("x", "y", "z")]
+        show_rows(table, rows)
+        show_rows(table, [rows[2], rows[0], rows[1]])
+        await pilot.pause()
+        assert keys(table) == ["z", "x", "y"]
+        assert shown(table) == [("-", "z"), ("-", "x"), ("-", "y")]
