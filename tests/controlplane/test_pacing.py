@@ -4,6 +4,8 @@ the plane publishes."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 
 from bench.engine import START
@@ -153,6 +155,32 @@ async def test_an_override_publishes_its_room_at_the_next_tick_ahead_of_the_queu
     sent = len(quiet.rooms_sent())
     quiet.plane.publish_due(start + 0.06)
     assert quiet.rooms_sent()[sent : sent + 2] == [last, published]
+
+
+@run_async
+async def test_events_go_out_at_the_next_tick_in_order_and_are_in_recent_before() -> None:
+    """The events of a loop pass wait for the publisher's tick (one write with that tick's
+    room messages, none between a command's write and its delivery); whoever reads `recent`
+    sees them at once."""
+    quiet = await quiet_plane(2, keep=True)
+    plane = quiet.plane
+    start = connect(quiet)
+    plane.publish_due(start + TICK)
+    events_topic = plane.topics.events
+    sent = len(quiet.driver.published)
+    before = len(plane.recent.events(100))
+    for room in quiet.rooms:
+        quiet.controller.override(f"{room}.lights", True, START + 3600, "alice")
+    await asyncio.sleep(0)  # the loop pass is over: still nothing
+    assert [s for s in quiet.driver.published[sent:] if s.topic == events_topic] == []
+    raised = plane.recent.events(100)[before:]  # the defaults' first commands, then ours
+    assert [type(e).__name__ for e in raised[-4:]] == ["CommandEvent", "AuditEvent"] * 2
+    plane.publish_due(start + 2 * TICK)
+    out = [s for s in quiet.driver.published[sent:] if s.topic == events_topic]
+    assert [json.loads(s.payload)["event_id"] for s in out] == [e.event_id for e in raised]
+    assert [s.qos for s in out[-4:]] == [0, 1, 0, 1]  # commands at QoS 0, audits at QoS 1
+    plane.publish_due(start + 3 * TICK)
+    assert len([s for s in quiet.driver.published[sent:] if s.topic == events_topic]) == len(out)
 
 
 @run_async
