@@ -1,6 +1,7 @@
-"""A table kept up to date by `show_rows` (tui/screens/base.py), on a bare DataTable: the rows
-in the order asked after another order, after new figures and after rows come and go; a new
-order moves the rows in place (no clear, no cell written again); the cursor stays on its row."""
+"""Tables and lines kept up to date by `show_rows` and `show_line` (tui/screens/base.py), on
+bare widgets: the rows in the order asked after another order, after new figures and after
+rows come and go; a new order moves the rows in place (no clear, no cell written again); the
+cursor stays on its row; a line of a fixed size is updated without laying the screen out."""
 
 from __future__ import annotations
 
@@ -10,21 +11,25 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tests.support.aio import run_async
-from tui.screens.base import selected_key, show_rows
+from tui.screens.base import selected_key, show_line, show_rows
 
 pytestmark = pytest.mark.tui
 COLUMNS = ("name", "figure")
 
 
 class Tables(App[None]):
+    CSS = "#fixed { height: 1; }"
+
     def compose(self) -> ComposeResult:
         table: DataTable[Text] = DataTable(cursor_type="row")
         for label in COLUMNS:
             table.add_column(label, width=8, key=label)
         yield table
+        yield Static(id="fixed")
+        yield Static(id="auto")
 
 
 def figures(values: dict[str, int]) -> list[tuple[str, dict[str, Text]]]:
@@ -110,3 +115,28 @@ async def test_rows_sharing_a_first_cell_are_refilled_in_the_order_asked() -> No
         await pilot.pause()
         assert keys(table) == ["z", "x", "y"]
         assert shown(table) == [("-", "z"), ("-", "x"), ("-", "y")]
+
+
+@run_async
+async def test_a_line_of_a_fixed_size_is_shown_without_a_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = Tables()
+    async with app.run_test(size=(40, 12)) as pilot:
+        updates: list[tuple[str | None, bool]] = []
+        for static in app.query(Static):
+            update = static.update
+
+            def counting(
+                content: Any, *, layout: bool = True, s: Static = static, u: Any = update
+            ) -> None:
+                updates.append((s.id, layout))
+                u(content, layout=layout)
+
+            monkeypatch.setattr(static, "update", counting)
+        for _ in range(2):  # the second time the same: nothing to update
+            show_line(app.query_one("#fixed", Static), Text("sorted by CO2"))
+            show_line(app.query_one("#auto", Static), Text("a line\nthat may grow"))
+        await pilot.pause()
+        assert updates == [("fixed", False), ("auto", True)]
+        assert str(app.query_one("#fixed", Static).content) == "sorted by CO2"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from campus.wire import Kind
@@ -134,11 +135,19 @@ def _reorder(table: DataTable[Text], order: list[str]) -> None:
 
 
 def show_line(static: Static, line: Text) -> None:
-    """Have `static` show `line`, unless it shows the same already (an update lays the screen
-    out again and redraws the widget)."""
+    """Have `static` show `line`, unless it shows the same already. The screen is laid out
+    again only for a static sized by its content (an `auto` width or height): a layout also
+    repaints every table's scrollbar, a frame of its own some 20 ms after the one with the
+    line."""
     shown = static.content
     if not (isinstance(shown, Text) and _same(shown, line)):
-        static.update(line)
+        static.update(line, layout=_sized_by_content(static))
+
+
+def _sized_by_content(widget: Widget) -> bool:
+    return any(
+        size is not None and size.is_auto for size in (widget.styles.width, widget.styles.height)
+    )
 
 
 def _same(shown: Text, new: Text) -> bool:
