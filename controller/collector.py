@@ -7,25 +7,20 @@ such passes were behind many of the slowest commands (bench/README.md, section "
 old workload": "Fourth round", and item 17).
 
 Once the controller runs (after `gc.freeze`), `Collector` turns the automatic collector off and
-runs the same passes itself from a task of its own: every `TICK` it looks at the young
-generation's count and, when it is over its threshold, waits until the hot path has been quiet
-for a moment (`Controller.hold_off`) and collects it, or an older generation on CPython's own
-schedule (`gc.get_threshold`: after more than 10 young passes a middle one, after more than 10
-of those a full one). Nothing is collected less often than before by more than a tick and the
-hold-off; the passes move out of the readings' way. On stop the automatic collector is on again.
+runs the same passes itself at the controller's ticks (`Controller.every_tick`: every
+`controller.runtime.TICK`, once the hot path has been quiet for a moment): it looks at the young
+generation's count and, when it is over its threshold, collects it, or an older generation on
+CPython's own schedule (`gc.get_threshold`: after more than 10 young passes a middle one, after
+more than 10 of those a full one). Nothing is collected less often than before by more than a
+tick and the hold-off; the passes move out of the readings' way. On stop the automatic collector
+is on again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
-from collections.abc import Awaitable, Callable, Iterator
-
-from controller.extension import end_task
-
-TICK = 0.01
-"""How often the young generation's count is looked at (s)."""
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager
@@ -64,31 +59,27 @@ def due_generation() -> int | None:
 
 
 class Collector:
-    """Runs the collector's passes at quiet moments (see the module docstring)."""
+    """Runs the collector's passes at quiet moments (see the module docstring): `step` at every
+    tick of the controller (`Controller.every_tick`) while started."""
 
-    def __init__(self, quiet: Callable[[], Awaitable[None]]) -> None:
-        self._quiet = quiet
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self) -> None:
         self.passes = [0, 0, 0]
         """Passes run per generation."""
+        self._started = False
 
-    def start(self) -> None:
-        if gc.isenabled():
-            gc.disable()
-            self._task = asyncio.create_task(self._run(), name="collector")
+    def start(self) -> bool:
+        """Turn the automatic collector off; False (and nothing to do) if it already was."""
+        if not gc.isenabled():
+            return False
+        gc.disable()
+        self._started = True
+        return True
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            await end_task(self._task)
-            self._task = None
+    def stop(self) -> None:
+        """The automatic collector on again, if `start` turned it off."""
+        if self._started:
+            self._started = False
             gc.enable()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            if due_generation() is not None:
-                await self._quiet()
-                self.step()
 
     def step(self) -> int | None:
         """Collect the generation that is due, if any; which one."""

@@ -15,10 +15,10 @@ published again (a broker restarted without persistence has forgotten it).
 
 Cost on the controller's hot path, where every reading of every point passes through
 `_on_readings`: a reading costs a dict lookup of its room (points of rooms this controller does
-not own are dropped there), a store of the reading itself and of the minute value, and marking
-the room changed. When room messages go out is `RoomPacing`'s (controller.controlplane_pacing):
-small slices every `tick`, giving way to readings; a tick also waits until the hot path has
-been quiet for a moment (`Controller.hold_off`).
+not own are dropped there), a store of the reading itself, and marking the room changed. When
+room messages go out is `RoomPacing`'s (controller.controlplane_pacing): small slices at every
+tick of the controller (`Controller.every_tick`), which also waits until the hot path has been
+quiet for a moment (`Controller.hold_off`), giving way to readings.
 
 QoS: alarm and audit events are published at QoS 1, so that a broker bridged to a district keeps
 them for the link while it is down (docs/district.md); commands and transitions, many times
@@ -34,7 +34,6 @@ waiting for that one message and nothing would send it again.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
@@ -60,9 +59,8 @@ from controller.controlplane_payloads import (
 from controller.controlplane_recent import MINUTE, Recent
 from controller.controlplane_requests import RequestError, answer
 from controller.events import Audit, Readings
-from controller.extension import end_task
 from controller.roles import Role, Staff
-from controller.runtime import Controller
+from controller.runtime import TICK, Controller
 from controller.shard import Shard, answers
 from drivers.mqtt import MqttDriver
 from rules.events import AlarmChanged, OverrideChanged, RulesChanged, Transition
@@ -71,8 +69,6 @@ log = logging.getLogger("campusctl.controlplane")
 
 TRANSITIONS_KEPT = 5
 """Last transitions kept per rule for the rules view."""
-IDLE_TICK = 0.1
-"""How often pending publications are looked at while no room waits to be published."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +81,15 @@ class ControlPlaneSettings:
     """At most one rules summary per this many seconds (it counts every instance)."""
     heartbeat: float = 5.0
     """How often the controller message (clock, counters) is refreshed."""
-    tick: float = 0.01
-    """How often pending publications are looked at while rooms wait to be published: small
-    slices often rather than every due room at once, which would hold up the readings queued
-    behind it (bench/README.md, "Control plane"); with no room waiting the plane looks only
-    every `IDLE_TICK` (0.1 s), as waking up 100 times a second costs asyncio CPU for nothing."""
     max_rooms_per_tick: int = 0
     """Room messages per tick at most; 0 (the default): automatic, a slice in proportion to the
     time since the previous tick that publishes every owned room once within 0.8 of
     `room_interval` (13 per 10 ms tick for 1,000 rooms, 1 for up to 80 rooms); see
     controller.controlplane_pacing."""
     ticking: bool = True
-    """False: the plane publishes only when `publish_due` is called (the caller drives the ticks
-    with its own times: tests, a host loop of its own)."""
+    """True: `publish_due` runs at every tick of the controller (`Controller.every_tick`, every
+    `controller.runtime.TICK`); False: only when called (the caller drives the ticks with its
+    own times: tests, a host loop of its own)."""
     recent_minutes: int = 60
     staff: Staff | None = None
     """Who may send requests that change something (the ``user`` they name), by role and
@@ -109,7 +101,7 @@ class ControlPlaneSettings:
     shards never overwrite each other's; readers merge them."""
 
     def __post_init__(self) -> None:
-        for name in ("room_interval", "rules_interval", "heartbeat", "tick"):
+        for name in ("room_interval", "rules_interval", "heartbeat"):
             if getattr(self, name) <= 0:
                 raise CampusError(f"control plane: {name} must be positive")
         if self.max_rooms_per_tick < 0:
@@ -151,16 +143,11 @@ class ControlPlane:
         self._started_at = 0.0
         self._event_prefix = ""
         self._event_count = itertools.count(1)
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._untick: Callable[[], None] = lambda: None
         self._pending_events: list[object] = []
         """Bus events not yet taken into `recent` (`_on_event`)."""
         self._unpublished: list[wire.Event] = []
         """Event messages in `recent` but not yet on the events topic."""
-        self._nap: asyncio.Future[None] | None = None
-        """The publisher's sleep between ticks (`_hurry` may end it sooner)."""
-        self._nap_end = 0.0
-        self._nap_timer: asyncio.TimerHandle | None = None
 
     @property
     def controller(self) -> Controller:
@@ -202,12 +189,11 @@ class ControlPlane:
         self._pacing = RoomPacing(
             self._rooms,
             interval=settings.room_interval,
-            period=settings.tick,
+            period=TICK,
             per_tick=settings.max_rooms_per_tick,
         )
         self._started_at = controller.clock.now()
         self._event_prefix = event_id_prefix(self._topics.shard, time.time_ns())
-        self._loop = asyncio.get_running_loop()
         bus = controller.bus
         self._subscriptions = [
             bus.subscribe(Readings, self._on_readings),
@@ -228,11 +214,10 @@ class ControlPlane:
             )
         driver.subscribe(self._topics.requests, self.handle_request)
         if self.settings.ticking:
-            self._task = asyncio.create_task(self._publisher(), name="controlplane")
+            self._untick = controller.every_tick(self.publish_due)
 
     async def stop(self) -> None:
-        await end_task(self._task)
-        self._task = None
+        self._untick()
         controller, driver = self._controller, self._driver
         if controller is None or driver is None:
             return
@@ -332,32 +317,12 @@ class ControlPlane:
         return self._recent.series(point_id, now)
 
     def _on_event(self, event: object) -> None:
-        """Keep a bus event for the events topic; the publisher's next tick publishes it, with
-        the room messages of that tick in one write, once the hot path has been quiet for a
-        moment (`Controller.hold_off`): nothing is encoded or written between a command's write
-        and the broker's delivery of it, and a burst's events cost one write, not one per loop
-        pass (bench/README.md, campus load, item 12). Whoever reads `recent` meanwhile sees
-        them."""
-        pending = self._pending_events
-        pending.append(event)
-        if len(pending) == 1:
-            if self._task is None:
-                if self.settings.ticking:  # not started: nothing ticks yet
-                    self._publish_events()
-            else:
-                self._hurry()
-
-    def _hurry(self) -> None:
-        """End the publisher's nap within a tick (it naps `IDLE_TICK` while no room waits)."""
-        nap, loop = self._nap, self._loop
-        if nap is None or nap.done() or loop is None:
-            return
-        soon = loop.time() + self.settings.tick
-        if soon < self._nap_end:
-            if self._nap_timer is not None:
-                self._nap_timer.cancel()
-            self._nap_end = soon
-            self._nap_timer = loop.call_at(soon, _wake, nap)
+        """Keep a bus event for the events topic; the next tick publishes it, with the room
+        messages of that tick in one write, once the hot path has been quiet for a moment
+        (`Controller.hold_off`): nothing is encoded or written between a command's write and
+        the broker's delivery of it, and a burst's events cost one write, not one per loop pass
+        (bench/README.md, campus load, item 12). Whoever reads `recent` meanwhile sees them."""
+        self._pending_events.append(event)
 
     def _take_events(self) -> None:
         """The pending bus events as event messages: ids in the order raised, into `recent`,
@@ -414,24 +379,9 @@ class ControlPlane:
 
     # -- publishing ------------------------------------------------------------------------------
 
-    async def _publisher(self) -> None:
-        loop = asyncio.get_running_loop()
-        tick = self.settings.tick
-        idle = max(tick, IDLE_TICK)
-        while True:
-            await self.controller.hold_off()
-            try:
-                self.publish_due()
-            except Exception:
-                log.exception("control plane: publishing failed; trying again")
-            self._nap = nap = loop.create_future()
-            self._nap_end = loop.time() + (tick if self._pacing.busy else idle)
-            self._nap_timer = loop.call_at(self._nap_end, _wake, nap)
-            await nap
-
     def publish_due(self, now: float | None = None) -> None:
         """One tick: publish what is due at monotonic time `now` (default: now), everything
-        retained after a (re)connect; the publisher task calls it every tick."""
+        retained after a (re)connect; the controller's ticks call it (`settings.ticking`)."""
         driver = self._driver
         if driver is None or not driver.connected:
             return
@@ -530,8 +480,3 @@ class ControlPlane:
     def _publish(self, topic: str, message: object) -> None:
         assert self._driver is not None
         self._driver.publish(topic, wire.encode(message), qos=0, retain=True)
-
-
-def _wake(nap: asyncio.Future[None]) -> None:
-    if not nap.done():
-        nap.set_result(None)

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from campus.clock import Clock
@@ -26,7 +26,7 @@ from controller import staff
 from controller.bus import Bus
 from controller.collector import Collector
 from controller.events import Audit, Readings, Reported
-from controller.extension import Extension
+from controller.extension import Extension, end_task
 from controller.reload import ReloadReport
 from drivers.base import Driver, HandsOver
 from rules.alarms import Alarm
@@ -44,6 +44,12 @@ On a machine the controller shares with its broker, the kernel tends to run the 
 by the controller's write, on the controller's CPU: work started right after a command's write,
 or right after one reading of a burst, kept the broker from delivering the command, or the next
 reading, until it was done (bench/README.md, "Fourth round")."""
+TICK = 0.01
+"""How often the background work (`Controller.every_tick`) runs: the control plane's
+publications in small slices often rather than every due room at once, which would hold up the
+readings queued behind it (bench/README.md, "Control plane"), and the collector's look at the
+young generation. One task and one wake-up a tick for all of it: each task of its own ticking
+cost a wake-up of the event loop, a hundred a second, and another for its hold-off."""
 
 
 _NOT_A_POINT = (None, "", True)
@@ -107,8 +113,10 @@ class Controller:
         self._waiting_until = float("inf")
         """The engine deadline `_loop` sleeps until (inf: none; -inf while it is awake, as it
         looks at the deadline again before it sleeps)."""
-        self.collector = Collector(self.hold_off)
+        self.collector = Collector()
         """Garbage collection at quiet moments, while the controller runs (controller.collector)."""
+        self._tick_jobs: list[Callable[[], object]] = []
+        """What runs every tick (`every_tick`), in the order registered."""
         self._active_at = -math.inf
         """When readings last came or a command last went out (time.monotonic)."""
         self._stopping = False
@@ -157,8 +165,11 @@ class Controller:
             # pause now and then in the middle of readings (bench/README.md, "Measured on the
             # old workload", item 7). No collect first: it would delay the start by as long.
             gc.freeze()
-            self.collector.start()
-            stack.push_async_callback(self.collector.stop)
+            if self.collector.start():
+                stack.callback(self.collector.stop)
+                stack.callback(self.every_tick(self.collector.step))
+            ticker = asyncio.create_task(self._ticker(), name="ticker")
+            stack.push_async_callback(end_task, ticker)
             self.ready.set()
             await self._loop()
 
@@ -207,6 +218,28 @@ class Controller:
         if deadline is not None and deadline < self._waiting_until:
             self._waiting_until = deadline
             self._inbox.put_nowait([])
+
+    def every_tick(self, job: Callable[[], object]) -> Callable[[], None]:
+        """Run `job()` every `TICK` while the controller runs, once the hot path has been quiet
+        for `HOLD_OFF` (`hold_off`): background work, all of it in one task. An exception is
+        logged and the job runs again at the next tick. Returns what stops it."""
+        self._tick_jobs.append(job)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._tick_jobs.remove(job)
+
+        return stop
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            await self.hold_off()
+            for job in list(self._tick_jobs):
+                try:
+                    job()
+                except Exception:
+                    log.exception("background work %s failed; it runs again next tick", job)
 
     async def hold_off(self) -> None:
         """Wait until `HOLD_OFF` has passed since the last readings or command (once: readings

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import time
 import weakref
@@ -85,7 +87,7 @@ def test_due_generation_follows_the_counts_and_thresholds(collector_off: None) -
     assert due_generation() is None
     kept = young_over_threshold()
     assert due_generation() == 0
-    collector = Collector(quiet=lambda: None)  # type: ignore[arg-type,return-value]
+    collector = Collector()
     assert collector.step() == 0
     assert due_generation() is None
     assert collector.passes == [1, 0, 0]
@@ -122,28 +124,65 @@ def test_paused_freezes_nothing_on_an_error_and_leaves_the_collector_as_it_was(
     assert not gc.isenabled(), "it was off before"
 
 
-@run_async
-async def test_cycles_are_freed_while_automatic_collection_is_off(collector_off: None) -> None:
-    quiet_waits = 0
-
-    async def quiet() -> None:
-        nonlocal quiet_waits
-        quiet_waits += 1
-
-    collector = Collector(quiet)
-    collector.start()
+def test_cycles_are_freed_while_automatic_collection_is_off(collector_off: None) -> None:
+    gc.enable()
+    collector = Collector()
+    assert collector.start()
     try:
         assert not gc.isenabled()
+        assert not Collector().start(), "already off: a second one has nothing to hand back"
         node = Node()
         node.other = node
         freed = weakref.ref(node)
         del node
-        await wait_for(allocating(lambda: freed() is None), "the cycle to be collected", 10)
-        assert quiet_waits >= 1, "collected without waiting for a quiet moment"
+        kept = young_over_threshold()
+        collector.step()
+        assert freed() is None
         assert sum(collector.passes) >= 1
+        del kept
     finally:
-        await collector.stop()
+        collector.stop()
     assert gc.isenabled()
+
+
+@run_async
+async def test_background_work_runs_every_tick_after_the_hot_path_was_quiet() -> None:
+    """`Controller.every_tick`: one task runs every job at each tick, never while the hot path
+    was busy less than HOLD_OFF ago; a job that fails is logged and runs again; stopping one
+    leaves the others."""
+    campus = demo_campus()
+    controller = Controller(
+        campus, load_rules([EXAMPLES / "rules"], campus), [], VirtualClock(START), settle=0.0
+    )
+    seen: list[float] = []
+    failures = 0
+
+    def job() -> None:
+        seen.append(controller.quiet_left(time.monotonic()))
+
+    def failing() -> None:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("a bug in background work")
+
+    stop_failing = controller.every_tick(failing)
+    controller.every_tick(job)
+    task = asyncio.create_task(controller.run())
+    try:
+        await wait_for(lambda: failures >= 2 and len(seen) >= 2, "two ticks", 10)
+        stop_failing()
+        counted = failures
+        for _ in range(20):
+            controller.handle([[Reading("main.r101.co2", 700.0, START)]])  # busy
+            await asyncio.sleep(0)
+        ticks = len(seen)
+        await wait_for(lambda: len(seen) >= ticks + 3, "three more ticks", 10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert max(seen) <= 0, "a job ran while the hot path was not quiet"
+    assert failures == counted, "a stopped job ran again"
 
 
 @pytest.mark.mqtt
