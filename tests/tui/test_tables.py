@@ -1,7 +1,8 @@
 """Tables and lines kept up to date by `show_rows` and `show_line` (tui/screens/base.py), on
 bare widgets: the rows in the order asked after another order, after new figures and after
 rows come and go; a new order moves the rows in place (no clear, no cell written again); the
-cursor stays on its row; a line of a fixed size is updated without laying the screen out."""
+cursor stays on its row; a line of a fixed size is updated without laying the screen out; a
+cell draws as its text, once for the same options."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
 from tests.support.aio import run_async
 from tui.screens.base import selected_key, show_line, show_rows
+from tui.widgets.columns import Cell
 
 pytestmark = pytest.mark.tui
 COLUMNS = ("name", "figure")
@@ -140,3 +143,38 @@ async def test_a_line_of_a_fixed_size_is_shown_without_a_layout(
         await pilot.pause()
         assert updates == [("fixed", False), ("auto", True)]
         assert str(app.query_one("#fixed", Static).content) == "sorted by CO2"
+
+
+def test_a_cell_draws_as_its_text_once_for_the_same_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    console = Console(width=40, color_system="truecolor", force_terminal=True)
+    text = Text("CO2 91%", style="red", no_wrap=True, overflow="ellipsis")
+    text.stylize("bold", 0, 3)
+    cell = Cell.of(text)
+    assert Cell.of(cell) is cell
+    assert (cell.plain, cell.style, cell.spans) == (text.plain, text.style, text.spans)
+    drawn: list[int] = []
+    draw = Text.__rich_console__
+
+    def counting(self: Text, *args: Any) -> Any:
+        if self is cell:
+            drawn.append(args[1].max_width)
+        return draw(self, *args)
+
+    monkeypatch.setattr(Text, "__rich_console__", counting)
+    for width in (5, 5, 10, 10, 5):
+        options = console.options.update(width=width, no_wrap=True)
+        assert console.render_lines(cell, options) == console.render_lines(text, options)
+    assert drawn == [5, 10, 5], "drawn again only when the width changed"
+
+
+@run_async
+async def test_the_cells_written_are_cells() -> None:
+    app = Tables()
+    async with app.run_test(size=(40, 12)):
+        table: DataTable[Text] = app.query_one(DataTable)
+        show_rows(table, figures({"a": 1}))
+        show_rows(table, figures({"a": 2}))
+        assert all(isinstance(cell, Cell) for cell in table.get_row("a"))
+        assert str(table.get_cell("a", "figure")) == "2"

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from campus.wire import Kind
 from tui.messages import StateChanged
 from tui.state import SiteState
-from tui.widgets.columns import Column, cells, fit_columns
+from tui.widgets.columns import Cell, Column, cells, fit_columns
 from tui.widgets.statusbar import StatusBar
 
 if TYPE_CHECKING:
@@ -107,11 +107,11 @@ def show_rows(table: DataTable[Text], rows: Sequence[tuple[str, dict[str, Text]]
     columns = [column.key for column in table.ordered_columns]
     for key, row in wanted.items():
         if key not in table.rows:
-            table.add_row(*row, key=key)
+            table.add_row(*map(Cell.of, row), key=key)
             continue
         for column, cell in zip(columns, row, strict=True):
             if not _same(table.get_cell(key, column), cell):
-                table.update_cell(key, column, cell)
+                table.update_cell(key, column, Cell.of(cell))
     order = list(wanted)
     if [row.key.value for row in table.ordered_rows] != order:
         _reorder(table, order)

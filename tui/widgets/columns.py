@@ -3,10 +3,12 @@ take a share of what a wider terminal adds, and some appear only once there is r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -70,3 +72,35 @@ def cells(table: DataTable[Any], by_label: Mapping[str, Text]) -> list[Text]:
     for cell in out:
         cell.no_wrap, cell.overflow = True, "ellipsis"
     return out
+
+
+class Cell(Text):
+    """A table cell that keeps what it drew, for as long as the options are the same: a
+    DataTable draws every visible cell again after any write to it (another order, one new
+    figure), though most cells have not changed. Made from a caller's text when it is written
+    to a table (`Cell.of`) and not changed after (a change would not be drawn)."""
+
+    __slots__ = ("_drawn",)
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(
+            text.plain,
+            text.style,
+            justify=text.justify,
+            overflow=text.overflow,
+            no_wrap=text.no_wrap,
+            end=text.end,
+            tab_size=text.tab_size,
+            spans=list(text.spans),
+        )
+        self._drawn: tuple[tuple[object, ...], list[Segment]] | None = None
+
+    @classmethod
+    def of(cls, text: Text) -> Cell:
+        return text if isinstance(text, Cell) else cls(text)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
+        key = (options.max_width, options.justify, options.overflow, options.no_wrap)
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, list(super().__rich_console__(console, options)))
+        return self._drawn[1]
