@@ -13,6 +13,7 @@ opening a school follows it like --site would, with fresh site views.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +43,9 @@ from tui.state import SiteState
 
 SITE_WAIT = 1.0
 """Seconds to listen for controllers before choosing (or asking) when no --site was given."""
+FULL_COLLECTION_EVERY = 100
+"""Collections of the middle generation between two full ones, in a process of the app's own
+(Python's default: 10)."""
 
 
 class CampusApp(App[None]):
@@ -73,9 +77,13 @@ class CampusApp(App[None]):
         options: TuiOptions,
         *,
         link_factory: Callable[[CampusApp], MqttLink] | None = None,
+        own_process: bool = False,
     ) -> None:
         super().__init__()
         self.options = options
+        self.own_process = own_process
+        """Whether the process is the app's alone (`campusctl tui`), so it may tune the
+        garbage collector (`calm_collections`)."""
         self.state = SiteState(options.site or "")
         self.connected = False
         self.connection_text = f"connecting to {options.broker}"
@@ -98,6 +106,10 @@ class CampusApp(App[None]):
         elif self.options.site:
             self.link.follow(self.options.site)
         self.set_interval(self.options.refresh, self._notify_screen, name="refresh")
+
+    def on_ready(self) -> None:
+        if self.own_process:
+            calm_collections()
 
     def on_unmount(self) -> None:
         self.link.stop()
@@ -223,3 +235,14 @@ def _mqtt_link(app: CampusApp) -> MqttLink:
         on_message=on_message,
         on_connection=on_connection,
     )
+
+
+def calm_collections() -> None:
+    """Leave what lives from start-up on (Textual, Rich, the stylesheet, the views: some
+    120,000 objects) out of garbage collections, and make a full collection 10 times rarer.
+    The tables' render caches keep filling the oldest generation: a full collection came every
+    few seconds and held the view 60-140 ms, a key waiting behind it (bench/README.md, "After
+    the in-place re-sort")."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_app(options: TuiOptions) -> None:
-    CampusApp(options).run()
+    CampusApp(options, own_process=True).run()
 
 
 async def run_app_async(options: TuiOptions) -> None:

@@ -4,6 +4,7 @@ disabling a rule, explain, the event log."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -22,7 +23,7 @@ from campus.wire import Kind
 from tests.controlplane.harness import RunningCampus, running_campus
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
-from tui.app import CampusApp
+from tui.app import FULL_COLLECTION_EVERY, CampusApp, calm_collections
 from tui.options import TuiOptions
 from tui.screens.alarms import AlarmsScreen
 from tui.screens.events import EventsScreen
@@ -297,3 +298,31 @@ async def test_a_refresh_tick_with_no_screen_shown_leaves_the_news_for_the_next(
     app._pending.add(Kind.ROOM)
     app._notify_screen()
     assert app._pending == {Kind.ROOM}
+
+
+@run_async
+async def test_only_an_app_with_a_process_of_its_own_tunes_the_garbage_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`campusctl tui` calms the collector once the app is up; an app sharing its process (the
+    demo, these tests) leaves it alone."""
+    calls: list[str] = []
+    monkeypatch.setattr("tui.app.calm_collections", lambda: calls.append("calmed"))
+    for own_process in (False, True):
+        options = TuiOptions(parse_broker_url("mqtt://127.0.0.1:9"), site="nowhere", user=USER)
+        app = CampusApp(options, own_process=own_process)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+        assert calls == (["calmed"] if own_process else [])
+
+
+def test_calm_collections_freezes_and_makes_full_collections_rarer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    done: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(gc, "freeze", lambda: done.append(("freeze",)))
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: done.append(("threshold", *t)))
+    calm_collections()
+    assert done == [("freeze",), ("threshold", 700, 10, FULL_COLLECTION_EVERY)]
+    assert FULL_COLLECTION_EVERY > 10
