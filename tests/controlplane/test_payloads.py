@@ -245,6 +245,7 @@ def test_room_messages_say_what_the_plain_payload_said(
         message = plane.room_message(room.id, now)
         assert json.loads(message) == json.loads(dumps(reference))
         assert list(json.loads(message)) == list(reference)
+        assert message == wire.encode(room_state(room, engine, last, now))  # dicts = dataclasses
 
 
 def test_a_room_message_is_json_with_unicode_as_utf8() -> None:
