@@ -15,8 +15,8 @@ from campus.text import age_text, value_text
 from campus.wire import Kind, RoomSpec, RoomState
 from tui.bands import STYLE, Band, band, offline, stale_points, urgency
 from tui.messages import OpenRoom
-from tui.screens.base import SiteScreen, footer, selected_key
-from tui.widgets.columns import Column, cells
+from tui.screens.base import SiteScreen, footer, selected_key, show_rows
+from tui.widgets.columns import Column
 from tui.widgets.statusbar import StatusBar
 
 COLUMNS = [
@@ -92,13 +92,8 @@ class OverviewScreen(SiteScreen):
         return rooms
 
     def _rows(self) -> None:
-        table = self.query_one("#rooms", DataTable)
-        current = self._current_room()
-        table.clear()
-        for room in self.visible_rooms():
-            table.add_row(*cells(table, self._cells(room)), key=room.id)
-        if current is not None and current in table.rows:
-            table.move_cursor(row=table.get_row_index(current), animate=False)
+        rows = [(room.id, self._cells(room)) for room in self.visible_rooms()]
+        show_rows(self.query_one("#rooms", DataTable), rows)
         self._detail()
 
     def _cells(self, room: RoomSpec) -> dict[str, Text]:

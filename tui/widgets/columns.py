@@ -1,5 +1,6 @@
 """Table columns that fit the terminal: each column has the width it needs at 80 columns, some
-take a share of what a wider terminal adds, and some appear only once there is room for them."""
+take a share of what a wider terminal adds, and some appear only once there is room for them;
+and the cells written to them (`Cell`), which keep what they drew."""
 
 from __future__ import annotations
 
