@@ -3,7 +3,8 @@
 Pure functions from the engine and the last readings to the wire contract's dataclasses, so the
 shapes are defined once (campus/wire.py) and built here without a broker. Room states are the
 one payload on the controller's hot path (a busy campus publishes one per room per second), so
-`RoomView` works out a room's static parts once (bench/README.md, "Control plane").
+`RoomView` works out a room's static parts once (bench/README.md, "Control plane") and builds
+the message as dicts with the dataclasses' fields (tested against them).
 """
 
 from __future__ import annotations
@@ -106,12 +107,6 @@ def point_quality(spec: PointSpec, last: Seen | None, now: float) -> str:
     return "good"
 
 
-def room_state(room: Room, engine: Engine, last: Mapping[str, Seen], now: float) -> wire.RoomState:
-    """The retained state of one room: its points, its actuators and who holds them, and the
-    state of every rule instance in it."""
-    return RoomView(room, "").state(engine, last, now)
-
-
 GOOD = Quality.GOOD
 _LEVELS: dict[int, str] = {}
 """slot_name of each slot seen (a dict lookup instead of a call per holder)."""
@@ -120,14 +115,15 @@ _STATES: dict[State, str] = {}
 
 
 class RoomView:
-    """One room's retained state message: `state` is what `room_state` describes, `message`
-    its JSON. What never changes (ids, names, units, the topic) is looked up once, here.
+    """One room's retained state message (`message`): its points, its actuators and who holds
+    them, and the state of every rule instance in it. What never changes (ids, names, units,
+    the topic) is looked up once, here.
 
-    `message` builds the same JSON from dicts, not from the dataclasses `state` makes: it runs
-    for every room message a busy campus publishes (one per room a second), and the dataclasses
-    took twice its time (bench/README.md, campus load, item 14). The same fields in the same
-    order, byte for byte: tests/controlplane/test_payloads.py compares both with a reference
-    payload on random histories."""
+    `message` builds the JSON from dicts with the fields of `wire.RoomState`, in their order,
+    not from the dataclasses: it runs for every room message a busy campus publishes (one per
+    room a second), and building the dataclasses took twice its time (bench/README.md, campus
+    load, item 14). tests/controlplane/test_payloads.py compares it with a reference payload on
+    random histories and checks its fields against the dataclasses'."""
 
     __slots__ = ("actuators", "id", "points", "topic")
 
@@ -200,60 +196,6 @@ class RoomView:
             }
         )
 
-    def state(self, engine: Engine, last: Mapping[str, Seen], now: float) -> wire.RoomState:
-        get = last.get
-        points: dict[str, wire.PointState] = {}
-        for name, point_id, unit, spec in self.points:
-            seen = get(point_id)
-            if seen is None:
-                points[name] = wire.PointState(
-                    value=None, unit=unit, ts=None, age=None, quality="none"
-                )
-            else:
-                points[name] = wire.PointState(
-                    value=json_value(seen.value),
-                    unit=unit,
-                    ts=seen.ts,
-                    age=round(now - seen.ts, 1),
-                    quality=point_quality(spec, seen, now),
-                )
-        actuators: dict[str, wire.ActuatorState] = {}
-        for name, actuator_id, unit in self.actuators:
-            holders = [holder_state(h) for h in engine.holders(actuator_id)]
-            winner = holders[0]
-            reported = get(actuator_id)
-            actuators[name] = wire.ActuatorState(
-                value=json_value(engine.actuator_value(actuator_id)),
-                unit=unit,
-                reported=json_value(reported.value) if reported is not None else None,
-                reported_ts=reported.ts if reported is not None else None,
-                online=reported is None or reported.quality is GOOD,
-                source=winner.source,
-                slot=winner.slot,
-                level=winner.level,
-                reason=winner.reason,
-                since=winner.since,
-                until=winner.until,
-                holders=holders,
-            )
-        # engine.instances(room_id=...) without its snapshot (and dict copy) per instance
-        found = engine.roster.instances
-        instances = []
-        for rule in engine.rules:
-            instance = found.get((rule.id, self.id))
-            if instance is not None:
-                instances.append(
-                    wire.InstanceState(
-                        rule=instance.rule.id,
-                        state=state_text(instance.state),
-                        since=instance.since,
-                        cause=instance.cause,
-                    )
-                )
-        return wire.RoomState(
-            room=self.id, ts=now, points=points, actuators=actuators, rules=instances
-        )
-
 
 def state_text(state: State) -> str:
     text = _STATES.get(state)
@@ -263,7 +205,7 @@ def state_text(state: State) -> str:
 
 
 def _holder(holder: Holder) -> dict[str, Any]:
-    """`holder_state` as a dict (`RoomView.message`)."""
+    """A holder in a room's message: `wire.HolderState`'s fields (`RoomView.message`)."""
     slot = holder.slot
     level = _LEVELS.get(slot)
     if level is None:
@@ -277,22 +219,6 @@ def _holder(holder: Holder) -> dict[str, Any]:
         "since": holder.since,
         "until": holder.until,
     }
-
-
-def holder_state(holder: Holder) -> wire.HolderState:
-    slot = holder.slot
-    level = _LEVELS.get(slot)
-    if level is None:
-        level = _LEVELS[slot] = slot_name(slot)
-    return wire.HolderState(
-        slot=slot,
-        level=level,
-        value=json_value(holder.value),
-        source=holder.source,
-        reason=holder.reason,
-        since=holder.since,
-        until=holder.until,
-    )
 
 
 def event_id_prefix(shard: str, started_ns: int) -> str:

@@ -5,6 +5,7 @@ cheaper, over random readings, reports, overrides and times."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 from array import array
@@ -18,7 +19,7 @@ from bench.engine import START
 from campus import wire
 from campus.model import ActuatorType, Campus, Room, ValueType
 from campus.types import Quality, Reading
-from controller.controlplane_payloads import Seen, point_quality, room_state, rules_message
+from controller.controlplane_payloads import Seen, point_quality, rules_message
 from controller.controlplane_recent import MinuteSeries, Recent
 from rules.arbiter import slot_name
 from rules.engine import Engine
@@ -240,12 +241,23 @@ def test_room_messages_say_what_the_plain_payload_said(
         ids = [s.id for s in room.points.values()] + [a.id for a in room.actuators.values()]
         last = {i: seen for i in ids if (seen := plane.last(i)) is not None}
         reference = reference_room_payload(room, engine, last, now)
-        payload = json.loads(wire.encode(room_state(room, engine, last, now)))
+        payload = json.loads(plane.room_message(room.id, now))
         assert dumps(payload) == dumps(reference)  # same values, same key order
-        message = plane.room_message(room.id, now)
-        assert json.loads(message) == json.loads(dumps(reference))
-        assert list(json.loads(message)) == list(reference)
-        assert message == wire.encode(room_state(room, engine, last, now))  # dicts = dataclasses
+        assert_shaped_as(wire.RoomState, payload)
+
+
+def assert_shaped_as(message_type: type, payload: dict[str, Any]) -> None:
+    """A room message has the wire contract's fields, in their order, at every level."""
+    assert list(payload) == [f.name for f in dataclasses.fields(message_type)]
+    if message_type is wire.RoomState:
+        for point in payload["points"].values():
+            assert_shaped_as(wire.PointState, point)
+        for actuator in payload["actuators"].values():
+            assert_shaped_as(wire.ActuatorState, actuator)
+            for holder in actuator["holders"]:
+                assert_shaped_as(wire.HolderState, holder)
+        for instance in payload["rules"]:
+            assert_shaped_as(wire.InstanceState, instance)
 
 
 def test_a_room_message_is_json_with_unicode_as_utf8() -> None:
