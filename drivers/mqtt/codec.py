@@ -28,7 +28,7 @@ import orjson
 
 from campus.model import ActuatorSpec, ActuatorType, PayloadFormat, PointSpec, ValueType
 from campus.problems import DriverError
-from campus.types import Reading, Value
+from campus.types import Quality, Reading, Value
 from drivers.mqtt.errors import Fault, PayloadError
 
 NUMBER = ValueType.NUMBER
@@ -192,13 +192,19 @@ def sensor_readings(
         kind = type(raw)
         if number:
             if (kind is float or kind is int) and low <= raw <= high:
-                message.append(Reading(point_id, float(raw), now))
+                message.append(_reading(Reading, (point_id, float(raw), now, GOOD)))
                 continue
         elif kind is bool:
-            message.append(Reading(point_id, raw, now))
+            message.append(_reading(Reading, (point_id, raw, now, GOOD)))
             continue
         return None
     return message
+
+
+_reading = tuple.__new__
+"""A `Reading` made from its four fields without the named tuple's own `__new__`, a Python
+function that costs as much again (220 vs 124 ns): five a message on the busiest path."""
+GOOD = Quality.GOOD
 
 
 def decode(spec: PointSpec | ActuatorSpec, payload: bytes) -> Value | None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from campus.model import ActuatorSpec, ActuatorType, MqttBinding, PointSpec
 from campus.problems import DriverError
-from campus.types import Reading
+from campus.types import Quality, Reading
 from drivers.mqtt.codec import (
     decode,
     decode_availability,
@@ -383,6 +383,7 @@ def test_the_multisensor_fast_read_gives_what_the_decoder_gives_or_leaves_it_to_
         assert not decoded.missing
         assert fast == [Reading(t.id, v, 5.0) for t, v in decoded.values]
         assert [type(r.value) for r in fast] == [type(v) for _, v in decoded.values]
+        assert all(type(r) is Reading and r.quality is Quality.GOOD for r in fast)
 
 
 def test_a_full_multisensor_message_is_read_at_once() -> None:
