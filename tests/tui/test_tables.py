@@ -1,8 +1,8 @@
-"""Tables and lines kept up to date by `show_rows` and `show_line` (tui/screens/base.py), on
-bare widgets: the rows in the order asked after another order, after new figures and after
-rows come and go; a new order moves the rows in place (no clear, no cell written again); the
-cursor stays on its row; a line of a fixed size is updated without laying the screen out; a
-cell draws as its text, once for the same options."""
+"""Tables and lines kept up to date by `show_rows` (tui/screens/base.py) and `show_line`
+(tui/widgets/lines.py), on bare widgets: the rows in the order asked after another order, after
+new figures and after rows come and go; a new order moves the rows in place (no clear, no cell
+written again); the cursor stays on its row; a line of a fixed size is updated without laying
+the screen out; a cell draws as its text, once for the same options."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
 
 from tests.support.aio import run_async
-from tui.screens.base import selected_key, show_line, show_rows
+from tui.screens.base import selected_key, show_rows
 from tui.widgets.columns import Cell
+from tui.widgets.lines import show_line
 
 pytestmark = pytest.mark.tui
 COLUMNS = ("name", "figure")

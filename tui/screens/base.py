@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer
 
 from campus.wire import Kind
 from tui.messages import StateChanged
 from tui.state import SiteState
 from tui.widgets.columns import Cell, Column, cells, fit_columns
+from tui.widgets.lines import same_text
 from tui.widgets.statusbar import StatusBar
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def show_rows(table: DataTable[Text], rows: Sequence[tuple[str, dict[str, Text]]
             table.add_row(*map(Cell.of, row), key=key)
             continue
         for column, cell in zip(columns, row, strict=True):
-            if not _same(table.get_cell(key, column), cell):
+            if not same_text(table.get_cell(key, column), cell):
                 table.update_cell(key, column, Cell.of(cell))
     order = list(wanted)
     if [row.key.value for row in table.ordered_rows] != order:
@@ -132,24 +132,3 @@ def _reorder(table: DataTable[Text], order: list[str]) -> None:
     table.clear()
     for key, row in kept.items():
         table.add_row(*row, key=key)
-
-
-def show_line(static: Static, line: Text) -> None:
-    """Have `static` show `line`, unless it shows the same already. The screen is laid out
-    again only for a static sized by its content (an `auto` width or height): a layout also
-    repaints every table's scrollbar, a frame of its own some 20 ms after the one with the
-    line."""
-    shown = static.content
-    if not (isinstance(shown, Text) and _same(shown, line)):
-        static.update(line, layout=_sized_by_content(static))
-
-
-def _sized_by_content(widget: Widget) -> bool:
-    return any(
-        size is not None and size.is_auto for size in (widget.styles.width, widget.styles.height)
-    )
-
-
-def _same(shown: Text, new: Text) -> bool:
-    """Whether two texts draw the same: characters, style, spans (Text's == ignores style)."""
-    return shown.plain == new.plain and shown.style == new.style and shown.spans == new.spans

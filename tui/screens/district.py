@@ -25,8 +25,9 @@ from campus.text import clock_text
 from campus.wire import Alarm, Kind
 from tui.district import COLUMNS, SORTS, School, school_cells, sorted_schools, trouble
 from tui.screens.alarms import SEVERITY, alarm_state
-from tui.screens.base import SiteScreen, footer, selected_key, show_line, show_rows
+from tui.screens.base import SiteScreen, footer, selected_key, show_rows
 from tui.widgets.columns import Column
+from tui.widgets.lines import show_line
 from tui.widgets.statusbar import StatusBar
 
 SCHOOL_COLUMNS = [

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from campus.text import clock_text
+from tui.widgets.lines import show_line
 
 if TYPE_CHECKING:
     from tui.app import CampusApp
@@ -79,4 +80,4 @@ class StatusBar(Static):
         line.append(name, style="bold")
         line.append(" │ ")
         line.append_text(right)
-        self.update(line)
+        show_line(self, line)
