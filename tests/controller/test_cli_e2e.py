@@ -40,8 +40,8 @@ async def test_explain_asks_the_running_controller(
     try:
         async with running(fresh_broker, folder, state, ScaledClock(START, 60.0)) as controller:
             devices.report(SENSOR, occupancy=True, illuminance=100, co2=500)
-            await wait_for(
-                lambda: controller.engine.actuator_value("main.r101.lights") is True, "on"
+            await wait_for(  # sent, not only decided: the settle may still hold the command
+                lambda: controller.rooms["main.r101"].commanded.get("lights") is True, "on sent"
             )
             args = ["rules", "explain", "main.r101.lights", "--broker", fresh_broker.url]
             code = await asyncio.to_thread(main, args)
