@@ -3,7 +3,7 @@ measured as an outsider measures it (bench/README.md, "Campus load against peers
 
     .venv/bin/python -m bench.campus_load [--rooms R] [--rates 1000,5000,10000,20000]
         [--seconds S] [--hold H] [--qos 0,1] [--runs N] [--publishers P] [--json FILE]
-        [--engines ceiling,script,nodered,campusctl,campusctl-history]
+        [--engines ceiling,script,nodered,campusctl,campusctl-history] [--cpu-limit SHARE]
 
 Readings come from P publisher processes through paho's public API at QoS 0, open loop at a
 fixed rate; a checker compares every command with the oracle's, per actuator, in order. Per
@@ -11,7 +11,9 @@ run, command QoS and engine (the ceiling sends no commands, so it runs once per 
 rates on one fresh engine (the lowest for H seconds, the others S), a search by steps ×1.25 on
 another, and a hold of H seconds at the best rate on a fresh engine (20 % lower until one
 passes). CPU µs per reading comes from the engine's /proc/<pid>/stat, RSS is its peak (VmHWM).
-The tables give the medians of the N runs and the ratios the targets need.
+The tables give the medians of the N runs and the ratios the targets need. With --cpu-limit,
+each engine process is held to that share of one core (cpulimit.py; root), so that held rates
+compare below the generator's ceiling.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.campus_load import nodered
+from bench.campus_load.cpulimit import CpuLimitError, hierarchy
 from bench.campus_load.engines import ENGINES, VARIANTS, has_commands
 from bench.campus_load.measure import EngineRun, Plan, measure
 from bench.campus_load.report import (
@@ -71,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-rate", type=float, default=MAX_RATE, help="stop the search above this rate"
     )
+    parser.add_argument(
+        "--cpu-limit",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="hold each engine to this share of one core, e.g. 0.5 (a control group; root)",
+    )
     parser.add_argument("--json", default=None, help="write the figures to this file")
     parser.add_argument(
         "--no-install",
@@ -94,7 +104,20 @@ def main(argv: list[str] | None = None) -> int:
             names.remove("nodered")
         else:
             nodered.install()
-    plan = Plan(args.rooms, rates, args.seconds, args.hold, args.max_rate, args.publishers)
+    if args.cpu_limit is not None:
+        try:
+            hierarchy()
+        except CpuLimitError as exc:
+            parser.error(f"--cpu-limit: {exc}")
+    plan = Plan(
+        args.rooms,
+        rates,
+        args.seconds,
+        args.hold,
+        args.max_rate,
+        args.publishers,
+        args.cpu_limit,
+    )
     runs: list[EngineRun] = []
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="campus-load-") as tmp:
@@ -105,11 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     minutes = (time.monotonic() - began) / 60
     figures: dict[str, object] = {}
     for qos in qoses:
-        groups = summaries(runs, qos)
+        groups = summaries(runs, qos, args.cpu_limit)
         found = targets(groups, rates)
         say(
             f"\ncampus-load, commands at QoS {qos}: medians of {args.runs} run(s), "
             f"{args.rooms} rooms, steps of {args.seconds:g} s, holds of {args.hold:g} s"
+            + ("" if args.cpu_limit is None else f", engines held to {args.cpu_limit:g} of a core")
         )
         say(table(groups, rates))
         say("")

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.campus_load import nodered
+from bench.campus_load.cpulimit import cpu_limited
 from bench.campus_load.generator import CpuProbe, Generator
 from bench.campus_load.workload import RULES_YAML, campus_yaml
 from controller.broker import free_port, running_mosquitto
@@ -114,10 +115,17 @@ def _healthy(url: str) -> bool:
 
 @contextlib.contextmanager
 def engine_session(
-    name: str, workdir: Path, *, rooms: int, qos: int, publishers: int
+    name: str,
+    workdir: Path,
+    *,
+    rooms: int,
+    qos: int,
+    publishers: int,
+    cpu_limit: float | None = None,
 ) -> Iterator[tuple[Generator, CpuProbe]]:
     """A fresh Mosquitto, a fresh engine process on it and a generator connected to both, ready
-    for load; everything in `workdir`, which must be new."""
+    for load; everything in `workdir`, which must be new. `cpu_limit`: the engine process held
+    to that share of one core (cpulimit.py)."""
     workdir.mkdir(parents=True)
     with contextlib.ExitStack() as stack:
         broker = stack.enter_context(running_mosquitto(workdir / "mosquitto"))
@@ -133,6 +141,8 @@ def engine_session(
             start_new_session=True,
         )
         stack.callback(stop_child, proc, 10)
+        if cpu_limit is not None:
+            stack.enter_context(cpu_limited(proc.pid, cpu_limit))
         generator = Generator(broker.port, rooms, publishers, counts_only=not has_commands(name))
         stack.callback(generator.close)
         try:

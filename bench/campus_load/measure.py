@@ -36,6 +36,8 @@ class Plan:
     hold: float
     max_rate: float
     publishers: int
+    cpu_limit: float | None = None
+    """The engine held to this share of one core (cpulimit.py); None: not held."""
 
 
 @dataclass
@@ -71,7 +73,12 @@ def measure(
 
     def session() -> AbstractContextManager[tuple[Generator, CpuProbe]]:
         return engine_session(
-            engine, next(sessions), rooms=plan.rooms, qos=qos or 0, publishers=plan.publishers
+            engine,
+            next(sessions),
+            rooms=plan.rooms,
+            qos=qos or 0,
+            publishers=plan.publishers,
+            cpu_limit=plan.cpu_limit,
         )
 
     say(f"\n== {engine}" + ("" if qos is None else f", commands at QoS {qos}") + f", run {run}")
