@@ -7,11 +7,13 @@ placed after drilling in reach the owning school, with the TUI's user)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from campus import wire
@@ -27,10 +29,11 @@ from tui.app import CampusApp
 from tui.district import DistrictState
 from tui.options import TuiOptions
 from tui.screens.alarms import AlarmsScreen
-from tui.screens.base import selected_key
 from tui.screens.district import DistrictScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
+from tui.widgets.columns import CELL_PADDING
+from tui.widgets.rowtable import RowTable
 
 pytestmark = pytest.mark.tui
 
@@ -52,10 +55,10 @@ async def test_schools_sorted_by_key_and_header_drilled_into_and_back(
         assert rows(app, "#schools") == ["south", SITE, "north"], "worst CO2 compliance first"
         screen = app.screen
         assert isinstance(screen, DistrictScreen)
-        table = screen.query_one("#schools", DataTable)
-        assert "bold red" in str(table.get_row("south")[0].style), "offline, 72 %: marked"
-        assert "bold red" in str(table.get_row("north")[0].style), "its link down: marked"
-        assert "red" not in str(table.get_row(SITE)[0].style)
+        table = screen.query_one("#schools", RowTable)
+        assert "bold red" in str(table.cells("south")["school"].style), "offline, 72 %: marked"
+        assert "bold red" in str(table.cells("north")["school"].style), "its link down: marked"
+        assert "red" not in str(table.cells(SITE)["school"].style)
         assert len(rows(app, "#district-alarms")) == 3, "the alarms of both schools with any"
 
         await pilot.press("s")  # the next column shown: comfort (100 columns), equal for all
@@ -65,15 +68,15 @@ async def test_schools_sorted_by_key_and_header_drilled_into_and_back(
         assert rows(app, "#schools")[0] == SITE
         await pilot.press("r")
         assert rows(app, "#schools")[-1] == SITE
-        labels = [str(c.key.value) for c in table.ordered_columns]
-        x = sum(c.get_render_width(table) for c in table.ordered_columns[: labels.index("rooms")])
+        labels = table.labels
+        x = sum(width + CELL_PADDING for _, width in table.columns[: labels.index("rooms")])
         await pilot.click("#schools", offset=(x + 2, 0))
         assert screen.sort == "rooms", "a click on a header sorts by it"
         assert rows(app, "#schools") == ["south", SITE, "north"], "the most rooms first"
         await pilot.click("#schools", offset=(x + 2, 0))
         assert rows(app, "#schools") == ["north", SITE, "south"], "a second click reverses"
 
-        table.move_cursor(row=rows(app, "#schools").index(SITE))
+        table.move_cursor(rows(app, "#schools").index(SITE))
         await pilot.press("enter")
         await until(pilot, lambda: showing(app, OverviewScreen), "the school's rooms")
         await until(pilot, lambda: len(rows(app, "#rooms")) == 10, "the school's rooms")
@@ -89,7 +92,7 @@ async def test_schools_sorted_by_key_and_header_drilled_into_and_back(
         await pilot.press("0")
         await until(pilot, lambda: showing(app, DistrictScreen), "the district on 0")
 
-        table.move_cursor(row=rows(app, "#schools").index("south"))
+        table.move_cursor(rows(app, "#schools").index("south"))
         await pilot.press("enter")
         await until(pilot, lambda: showing(app, OverviewScreen), "the other school")
         assert app.state.site == "south"
@@ -110,8 +113,9 @@ async def test_only_what_changed_on_screen_is_written_to_the_tables(
     fresh_broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An online school's heartbeat (its controller message again, only its clock on) is
-    redrawn without a write to either table; a new figure writes its own cells, nothing else;
-    a new figure in the sort column re-orders the rows, the cursor staying on its school."""
+    redrawn without a write to the alarm list and without drawing a school's row; a new figure
+    draws its school's row, nothing else; a new figure in the sort column re-orders the rows
+    (drawing only the changed one), the cursor staying on its school; a sort key draws none."""
     publish_district(fresh_broker)
     app = district_app(fresh_broker.url)
     app.district = DistrictState(monotonic=lambda: 1000.0)  # north's "down for" stays still
@@ -126,7 +130,8 @@ async def test_only_what_changed_on_screen_is_written_to_the_tables(
         await pilot.pause(0.5)  # a refresh or two: everything that came is drawn
         screen = app.screen
         assert isinstance(screen, DistrictScreen)
-        writes: list[tuple[str, ...]] = []  # each write to a table: method, row and column keys
+        writes: list[tuple[str, ...]] = []  # each write to the alarm list: method, row, column
+        drawn: list[tuple[str, bool]] = []  # each school's row drawn: its key, under the cursor
         redraws: list[frozenset[wire.Kind]] = []
 
         def counted(name: str, write: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,9 +145,17 @@ async def test_only_what_changed_on_screen_is_written_to_the_tables(
             redraws.append(kinds)
             draw(kinds)
 
-        for table in screen.query(DataTable):
-            for name in ("clear", "add_row", "remove_row", "update_cell", "sort"):
-                monkeypatch.setattr(table, name, counted(name, getattr(table, name)))
+        table = screen.query_one("#schools", RowTable)
+        draw_row = table.draw_row
+
+        def draw_counted(cells: Mapping[str, Text], *, cursor: bool) -> Strip:
+            drawn.append((next(k for k in table.keys if table.cells(k) is cells), cursor))
+            return draw_row(cells, cursor=cursor)
+
+        alarms = screen.query_one("#district-alarms", DataTable)
+        for name in ("clear", "add_row", "remove_row", "update_cell", "sort"):
+            monkeypatch.setattr(alarms, name, counted(name, getattr(alarms, name)))
+        monkeypatch.setattr(table, "draw_row", draw_counted)
         monkeypatch.setattr(screen, "redraw", redraw)
 
         topic = f"campusctl/{SITE}"
@@ -151,38 +164,37 @@ async def test_only_what_changed_on_screen_is_written_to_the_tables(
         await until(pilot, lambda: _now(schools[SITE].controller) == NOW + 5, "the heartbeat")
         await until(pilot, lambda: any(wire.Kind.CONTROLLER in k for k in redraws), "its redraw")
         await pilot.pause(0.3)
-        assert writes == [], "nothing shown changed: no table written"
+        assert writes == [], "nothing shown changed: the alarm list not written"
+        assert drawn == [], "nothing shown changed: no school's row drawn"
 
+        assert table.cursor_key == "south"
         in_use = kpi(SITE, 10, 7, 0.91, 12.4)  # 7 rooms in use (6 before), the same order
         publish(fresh_broker, {f"{topic}/kpi": in_use}, retain=False)
-        await until(pilot, lambda: len(writes) > 1, "the new figure drawn")
+        await until(pilot, lambda: drawn, "the new figure drawn")
         await pilot.pause(0.3)
-        assert writes == [
-            ("update_cell", SITE, "in use"),
-            ("update_cell", SITE, "worst room"),  # the 7th room in use is the worst
-        ]
-        table = screen.query_one("#schools", DataTable)
+        assert drawn == [(SITE, False)], "its own row only"
+        assert writes == []
         assert rows(app, "#schools") == ["south", SITE, "north"]
-        assert str(table.get_cell(SITE, "in use")) == "7"
+        assert str(table.cells(SITE)["in use"]) == "7"
 
-        table.move_cursor(row=0)
-        assert selected_key(table) == "south"
-        writes.clear()
+        drawn.clear()
         worst = kpi(SITE, 10, 7, 0.6, 12.4)  # CO2 <= 1000 ppm 60 % of the time: now the worst
         publish(fresh_broker, {f"{topic}/kpi": worst}, retain=False)
         await until(pilot, lambda: rows(app, "#schools")[0] == SITE, "the new order")
+        await pilot.pause(0.3)
         assert rows(app, "#schools") == [SITE, "south", "north"]
-        assert selected_key(table) == "south", "the cursor stays on its school"
-        assert writes[-1] == ("sort", "school"), "the rows moved in place, not refilled"
-        assert {w[:2] for w in writes[:-1]} == {("update_cell", SITE)}, "its own cells only"
-        assert str(table.get_cell(SITE, "CO2≤1000")) == "60%"
+        assert table.cursor_key == "south", "the cursor stays on its school"
+        assert drawn == [(SITE, False)], "the rows moved, only the changed one drawn"
+        assert str(table.cells(SITE)["CO2≤1000"]) == "60%"
 
+        drawn.clear()
         for key in ("s", "r", "s"):  # comfort, reversed, worst room: only the order changes
-            writes.clear()
             await pilot.press(key)
+            await pilot.pause()
             assert rows(app, "#schools") == [school.site for school in screen.shown()]
-            assert set(writes) <= {("sort", "school")}, f"{key}: no cell written, no refill"
-            assert selected_key(table) == "south"
+            assert drawn == [], f"{key}: no row drawn"
+            assert table.cursor_key == "south"
+        assert writes == []
         assert screen.sort == "worst room"
         assert rows(app, "#schools") == ["south", SITE, "north"], "the highest CO2 first"
 
@@ -237,9 +249,9 @@ async def test_from_the_district_an_ack_and_an_override_reach_the_owning_school(
             same = east.controller.engine.alarm(alarm_id)
             assert same is None or same.acknowledged_by is None, "the other school's untouched"
 
-            schools = app.screen.query_one("#schools", DataTable)
+            schools = app.screen.query_one("#schools", RowTable)
             schools.focus()
-            schools.move_cursor(row=rows(app, "#schools").index(west.site))
+            schools.move_cursor(rows(app, "#schools").index(west.site))
             await pilot.press("enter")
             await until(pilot, lambda: showing(app, OverviewScreen), "the west school's rooms")
             await until(pilot, lambda: len(app.state.room_states) == 10, "its rooms")

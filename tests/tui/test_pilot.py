@@ -32,6 +32,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.room import RoomScreen
 from tui.screens.rules import RulesScreen
+from tui.widgets.rowtable import RowTable
 
 pytestmark = pytest.mark.tui
 
@@ -59,7 +60,11 @@ def showing(app: CampusApp, screen: type) -> bool:
 
 
 def rows(app: CampusApp, table_id: str) -> list[str]:
-    table = app.screen.query_one(table_id, DataTable)
+    """The keys of a table's rows (a DataTable's or a RowTable's), top to bottom."""
+    table = app.screen.query_one(table_id)
+    if isinstance(table, RowTable):
+        return table.keys
+    assert isinstance(table, DataTable)
     return [str(row.key.value) for row in table.ordered_rows]
 
 

@@ -5,11 +5,13 @@ views; `0` (or `escape` in its rooms view) comes back here.
 
 The app tells the view what kinds of message came, at most every `TuiOptions.refresh` seconds,
 and most of them change nothing it shows: an online school's heartbeat only says it is still
-there. A DataTable draws all its visible lines again after any write to it, so a redraw
-compares what it would show with what is on screen and writes only the cells and lines that
-differ (`show_rows`, `show_line`): a message that changes nothing shown costs no drawing, one
-school's new figures rewrite its cells, another order moves the rows in place. A key (sort,
-reverse) redraws the portfolio at once."""
+there. A redraw compares what it would show with what is on screen and writes only what
+differs: a message that changes nothing shown costs no drawing. The portfolio is a `RowTable`
+(tui/widgets/rowtable.py), which draws a school's row once per change of its cells: one
+school's new figures draw its row alone, another order (a key, a new figure in the sort
+column) puts the rows' kept lines in another order and draws none. The alarm list is a
+DataTable kept with `show_rows`, the lines with `show_line`. A key (sort, reverse) redraws the
+portfolio at once."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tui.screens.alarms import SEVERITY, alarm_state
 from tui.screens.base import SiteScreen, footer, selected_key, show_rows
 from tui.widgets.columns import Column
 from tui.widgets.lines import show_line
+from tui.widgets.rowtable import RowTable
 from tui.widgets.statusbar import StatusBar
 
 SCHOOL_COLUMNS = [
@@ -77,14 +80,14 @@ class DistrictScreen(SiteScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar("district")
         yield Static(id="sorting")
-        yield self.table("schools", SCHOOL_COLUMNS)
+        yield RowTable(SCHOOL_COLUMNS, id="schools")
         yield Static(id="alarms-summary")
         yield self.table("district-alarms", ALARM_COLUMNS)
         yield Static(id="detail")
         yield footer()
 
     def on_mount(self) -> None:
-        self.query_one("#schools", DataTable).focus()
+        self.query_one("#schools", RowTable).focus()
         self.set_interval(AGES, lambda: self._redraw(DRAWN), name="ages")
 
     @property
@@ -105,7 +108,6 @@ class DistrictScreen(SiteScreen):
         return sorted_schools(self.campus_app.district, self.sort, reverse=self.reverse)
 
     def _schools(self) -> None:
-        table: DataTable[Text] = self.query_one("#schools", DataTable)
         now = self.campus_app.district.monotonic()
         schools = self.shown()
         rows = []
@@ -116,7 +118,7 @@ class DistrictScreen(SiteScreen):
                 for cell in row.values():
                     cell.style = cell.style or "red"
             rows.append((school.site, row))
-        show_rows(table, rows)
+        self.query_one("#schools", RowTable).show(rows)
         order = "reversed" if self.reverse else "worst first"
         line = Text(f"{len(schools)} schools, by {self.sort} ({order})")
         marked = sum(1 for school in schools if trouble(school))
@@ -206,7 +208,9 @@ class DistrictScreen(SiteScreen):
         if reasons:
             out.append(f"\nneeds attention: {'; '.join(reasons)}", style="bold red")
 
-    def on_data_table_row_highlighted(self) -> None:
+    @on(DataTable.RowHighlighted)
+    @on(RowTable.Highlighted)
+    def _highlighted(self) -> None:
         self._detail()
 
     def on_descendant_focus(self) -> None:
@@ -215,7 +219,7 @@ class DistrictScreen(SiteScreen):
     # -- what is highlighted -------------------------------------------------------------------
 
     def selected_school(self) -> School | None:
-        key = selected_key(self.query_one("#schools", DataTable))
+        key = self.query_one("#schools", RowTable).cursor_key
         return None if key is None else self.district.get(key)
 
     def selected_alarm(self) -> tuple[School, Alarm] | None:
@@ -226,7 +230,7 @@ class DistrictScreen(SiteScreen):
 
     def action_sort(self) -> None:
         """The next column shown (worst first)."""
-        shown = [str(c.key.value) for c in self.query_one("#schools", DataTable).ordered_columns]
+        shown = self.query_one("#schools", RowTable).labels
         labels = [label for label in COLUMNS if label in shown]
         self.sort = (
             labels[(labels.index(self.sort) + 1) % len(labels)]
@@ -240,9 +244,9 @@ class DistrictScreen(SiteScreen):
         self.reverse = not self.reverse
         self._sorted()
 
-    @on(DataTable.HeaderSelected, "#schools")
-    def _header(self, event: DataTable.HeaderSelected) -> None:
-        label = str(event.column_key.value)
+    @on(RowTable.HeaderSelected, "#schools")
+    def _header(self, event: RowTable.HeaderSelected) -> None:
+        label = event.label
         if label not in SORTS:
             return
         if label == self.sort:
@@ -267,6 +271,7 @@ class DistrictScreen(SiteScreen):
             self.campus_app.open_site(school.site)
 
     @on(DataTable.RowSelected)
+    @on(RowTable.Selected)
     def _selected(self) -> None:
         self.action_open()
 
