@@ -60,6 +60,19 @@ from tui.widgets.lines import same_text
 BLANK = Text()
 
 
+class _RowMessage(Message):
+    """What a RowTable posts: the table (`control`) and a row's key or a column's label."""
+
+    def __init__(self, table: RowTable, key: str) -> None:
+        self.table = table
+        self.key = key
+        super().__init__()
+
+    @property
+    def control(self) -> RowTable:
+        return self.table
+
+
 class RowTable(ScrollView, can_focus=True):
     """Rows of cells under a header line, one line a row, with a row cursor (module docstring)."""
 
@@ -112,41 +125,18 @@ class RowTable(ScrollView, can_focus=True):
         Binding("end,ctrl+end", "last", "Last", show=False),
     ]
 
-    class Highlighted(Message):
-        """The cursor came to another row."""
+    class Highlighted(_RowMessage):
+        """The cursor came to another row (`key`)."""
 
-        def __init__(self, table: RowTable, key: str) -> None:
-            self.table = table
-            self.key = key
-            super().__init__()
+    class Selected(_RowMessage):
+        """Enter on a row (`key`), or a click on the row under the cursor."""
 
-        @property
-        def control(self) -> RowTable:
-            return self.table
-
-    class Selected(Message):
-        """Enter on a row, or a click on the row under the cursor."""
-
-        def __init__(self, table: RowTable, key: str) -> None:
-            self.table = table
-            self.key = key
-            super().__init__()
+    class HeaderSelected(_RowMessage):
+        """A click on a column's label (`label`; also `key`)."""
 
         @property
-        def control(self) -> RowTable:
-            return self.table
-
-    class HeaderSelected(Message):
-        """A click on a column's label."""
-
-        def __init__(self, table: RowTable, label: str) -> None:
-            self.table = table
-            self.label = label
-            super().__init__()
-
-        @property
-        def control(self) -> RowTable:
-            return self.table
+        def label(self) -> str:
+            return self.key
 
     def __init__(
         self, columns: Sequence[Column], *, id: str | None = None, classes: str | None = None
