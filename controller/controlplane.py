@@ -17,8 +17,8 @@ Cost on the controller's hot path, where every reading of every point passes thr
 `_on_readings`: a reading costs a dict lookup of its room (points of rooms this controller does
 not own are dropped there), a store of the reading itself, and marking the room changed. When
 room messages go out is `RoomPacing`'s (controller.controlplane_pacing): small slices at every
-tick of the controller (`Controller.every_tick`), which also waits until the hot path has been
-quiet for a moment (`Controller.hold_off`), giving way to readings.
+tick of the controller (`Controller.every_tick`), which comes right after a pass of readings that
+sent no command, or once the hot path has been quiet for a moment, giving way to readings.
 
 QoS: alarm and audit events are published at QoS 1, so that a broker bridged to a district keeps
 them for the link while it is down (docs/district.md); commands and transitions, many times
@@ -247,6 +247,7 @@ class ControlPlane:
         room_id = self._actuator_room.get(event.actuator)
         if room_id is not None:
             self._pacing.urgent(room_id)
+            self.controller.tick_soon()
 
     def _on_rules_changed(self, event: RulesChanged) -> None:
         """A rule was enabled/disabled (or all reloaded: None), whoever asked: the rules summary
@@ -257,6 +258,7 @@ class ControlPlane:
         changed = self._pacing.changed
         for info in engine.instances(rule_id=event.rule):
             changed[info.room] = None
+        self.controller.tick_soon()
 
     # -- bus listeners (the controller's hot path: keep them short) ------------------------------
 
@@ -319,10 +321,12 @@ class ControlPlane:
     def _on_event(self, event: object) -> None:
         """Keep a bus event for the events topic; the next tick publishes it, with the room
         messages of that tick in one write, once the hot path has been quiet for a moment
-        (`Controller.hold_off`): nothing is encoded or written between a command's write and
-        the broker's delivery of it, and a burst's events cost one write, not one per loop pass
-        (bench/README.md, campus load, item 12). Whoever reads `recent` meanwhile sees them."""
+        (`controller.runtime.HOLD_OFF`): nothing is encoded or written between a command's
+        write and the broker's delivery of it, and a burst's events cost one write, not one per
+        loop pass (bench/README.md, campus load, item 12). Whoever reads `recent` meanwhile sees
+        them."""
         self._pending_events.append(event)
+        self.controller.tick_soon()
 
     def _take_events(self) -> None:
         """The pending bus events as event messages: ids in the order raised, into `recent`,
@@ -379,12 +383,13 @@ class ControlPlane:
 
     # -- publishing ------------------------------------------------------------------------------
 
-    def publish_due(self, now: float | None = None) -> None:
+    def publish_due(self, now: float | None = None) -> bool:
         """One tick: publish what is due at monotonic time `now` (default: now), everything
-        retained after a (re)connect; the controller's ticks call it (`settings.ticking`)."""
+        retained after a (re)connect; the controller's ticks call it (`settings.ticking`).
+        True while something waits for a later tick (rooms, events, the rules summary)."""
         driver = self._driver
         if driver is None or not driver.connected:
-            return
+            return False
         now = time.monotonic() if now is None else now
         if self._pending_events or self._unpublished:
             self._publish_events()
@@ -400,6 +405,7 @@ class ControlPlane:
         if self._rules_dirty and now - self._rules_at >= settings.rules_interval:
             self._publish_rules(now)
         self._pacing.tick(now, self._publish_room, driver.input_waiting)
+        return self._pacing.busy or self._rules_dirty or bool(self._pending_events)
 
     def _flush_all(self, now: float, rooms_now: bool) -> None:
         """Everything retained: at once, but the rooms only with `rooms_now` (on stop); else

@@ -26,7 +26,7 @@ from controller import staff
 from controller.bus import Bus
 from controller.collector import Collector
 from controller.events import Audit, Readings, Reported
-from controller.extension import Extension, end_task
+from controller.extension import Extension
 from controller.reload import ReloadReport
 from drivers.base import Driver, HandsOver
 from rules.alarms import Alarm
@@ -38,18 +38,22 @@ from rules.schema import RuleSet
 log = logging.getLogger("campusctl.controller")
 
 HOLD_OFF = 0.001
-"""Background work (room messages, garbage collection) waits until this long after the last
-readings or command (`Controller.hold_off`), so that the hot path's traffic has the CPU first.
-On a machine the controller shares with its broker, the kernel tends to run the broker, woken
-by the controller's write, on the controller's CPU: work started right after a command's write,
-or right after one reading of a burst, kept the broker from delivering the command, or the next
-reading, until it was done (bench/README.md, "Fourth round")."""
+"""Background work (room messages, events, garbage collection) does not follow a command's
+write at once: it waits until this long after the last readings or command, so that the hot
+path's traffic has the CPU first. On a machine the controller shares with its broker, the kernel
+tends to run the broker, woken by the controller's write, on the controller's CPU: work started
+right after a command's write, or right after one reading of a burst, kept the broker from
+delivering the command, or the next reading, until it was done (bench/README.md, "Fourth
+round")."""
 TICK = 0.01
-"""How often the background work (`Controller.every_tick`) runs: the control plane's
-publications in small slices often rather than every due room at once, which would hold up the
-readings queued behind it (bench/README.md, "Control plane"), and the collector's look at the
-young generation. One task and one wake-up a tick for all of it: each task of its own ticking
-cost a wake-up of the event loop, a hundred a second, and another for its hold-off."""
+"""How often the background work (`Controller.every_tick`) runs while there is any: the control
+plane's publications in small slices often rather than every due room at once, which would hold
+up the readings queued behind it (bench/README.md, "Control plane"), and the collector's look at
+the young generation."""
+IDLE_TICK = 0.5
+"""How often it runs while nothing waits and nothing happens (heartbeats, a collector's look):
+every wake-up of an idle event loop costs a process on this kind of machine about 0.2 ms, so a
+hundred a second kept an idle controller at 2 % of a core (bench/README.md, "Ticks")."""
 
 
 _NOT_A_POINT = (None, "", True)
@@ -117,8 +121,18 @@ class Controller:
         """Garbage collection at quiet moments, while the controller runs (controller.collector)."""
         self._tick_jobs: list[Callable[[], object]] = []
         """What runs every tick (`every_tick`), in the order registered."""
+        self._tick_timer: asyncio.TimerHandle | None = None
+        """The next tick, unless a pass of readings comes first (None: the ticks are off)."""
+        self._ticked_at = -math.inf
+        """When the last tick ran (time.monotonic)."""
+        self._tick_soon = False
+        """A tick is queued behind this pass of the event loop (`_after_readings`)."""
+        self._idle = False
+        """The last tick found nothing waiting and nothing done since the one before."""
         self._active_at = -math.inf
         """When readings last came or a command last went out (time.monotonic)."""
+        self._commanded_at = -math.inf
+        """When a command last went out (time.monotonic)."""
         self._stopping = False
         """Set as the stop begins: batches drivers hand over are no longer handled. The
         extensions stop first (the historian's last write among them), so a reading taken after
@@ -168,8 +182,8 @@ class Controller:
             if self.collector.start():
                 stack.callback(self.collector.stop)
                 stack.callback(self.every_tick(self.collector.step))
-            ticker = asyncio.create_task(self._ticker(), name="ticker")
-            stack.push_async_callback(end_task, ticker)
+            self._arm_tick(TICK)
+            stack.callback(self._stop_ticks)
             self.ready.set()
             await self._loop()
 
@@ -220,9 +234,17 @@ class Controller:
             self._inbox.put_nowait([])
 
     def every_tick(self, job: Callable[[], object]) -> Callable[[], None]:
-        """Run `job()` every `TICK` while the controller runs, once the hot path has been quiet
-        for `HOLD_OFF` (`hold_off`): background work, all of it in one task. An exception is
-        logged and the job runs again at the next tick. Returns what stops it."""
+        """Run `job()` at the controller's ticks while it runs: background work, all of it at
+        once. `job` returns True while it has work waiting (rooms to publish, say); anything
+        else: none. An exception is logged and the job runs again at the next tick. Returns
+        what stops it.
+
+        A tick comes every `TICK` while there is work: right after a pass of the event loop
+        that handled readings and sent no command (the loop is awake anyway: no wake-up of its
+        own), else from a timer, once `HOLD_OFF` has passed since the last readings or command.
+        When a tick finds no job with work waiting and nothing handled since the tick before,
+        the next one comes after `IDLE_TICK`, or as soon as readings, a command or `tick_soon`
+        come: an idle controller wakes twice a second, not a hundred times."""
         self._tick_jobs.append(job)
 
         def stop() -> None:
@@ -231,25 +253,60 @@ class Controller:
 
         return stop
 
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            await self.hold_off()
-            for job in list(self._tick_jobs):
-                try:
-                    job()
-                except Exception:
-                    log.exception("background work %s failed; it runs again next tick", job)
+    def tick_soon(self) -> None:
+        """Work for the ticks has come (an event to publish): the next tick within `TICK`."""
+        if self._idle:
+            self._idle = False
+            self._arm_tick(TICK)
 
-    async def hold_off(self) -> None:
-        """Wait until `HOLD_OFF` has passed since the last readings or command (once: readings
-        that come meanwhile do not make it wait longer)."""
+    def _arm_tick(self, delay: float) -> None:
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+        self._tick_timer = asyncio.get_running_loop().call_later(delay, self._tick_due)
+
+    def _stop_ticks(self) -> None:
+        if self._tick_timer is not None:
+            self._tick_timer.cancel()
+            self._tick_timer = None
+
+    def _tick_due(self) -> None:
+        """The timer's tick, after the hold-off."""
         wait = self.quiet_left(time.monotonic())
         if wait > 0:
-            await asyncio.sleep(wait)
+            self._arm_tick(wait)
+        else:
+            self._tick()
+
+    def _after_readings(self) -> None:
+        """After a pass that handled readings: a tick behind it, if one is due and no command
+        went out within `HOLD_OFF` (after a command the timer's tick waits for the hold-off)."""
+        now = time.monotonic()
+        if (
+            not self._tick_soon
+            and now - self._ticked_at >= TICK
+            and now - self._commanded_at >= HOLD_OFF
+            and self._tick_timer is not None
+        ):
+            self._tick_soon = True
+            asyncio.get_running_loop().call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self._tick_soon = False
+        if self._tick_timer is None:
+            return  # stopped meanwhile
+        previous, self._ticked_at = self._ticked_at, time.monotonic()
+        waiting = False
+        for job in list(self._tick_jobs):
+            try:
+                waiting = job() is True or waiting
+            except Exception:
+                log.exception("background work %s failed; it runs again next tick", job)
+        self._idle = not waiting and self._active_at < previous
+        self._arm_tick(IDLE_TICK if self._idle else TICK)
 
     def quiet_left(self, now: float) -> float:
-        """How long `hold_off` would wait at `now` (time.monotonic); 0 or less: not at all."""
+        """How long the background work would still wait at `now` (time.monotonic) for the
+        hot path to be quiet (`HOLD_OFF`); 0 or less: not at all."""
         return self._active_at + HOLD_OFF - now
 
     def handle(self, batch: Batch) -> None:
@@ -293,10 +350,12 @@ class Controller:
             if mixed:
                 batch = [[r for r in m if r.point in cells] for m in batch]
             self.bus.emit(Readings(batch))
+        self._after_readings()
 
     def send(self, commands: list[Command]) -> None:
         if commands:
-            self._active_at = time.monotonic()
+            self._active_at = self._commanded_at = time.monotonic()
+            self.tick_soon()
         for command in commands:
             room_id, _, name = command.actuator.rpartition(".")
             stats = self.rooms[room_id]

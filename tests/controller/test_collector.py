@@ -1,10 +1,8 @@
 """Garbage collection at quiet moments (controller/collector.py) and the hold-off it waits for
-(`Controller.hold_off`)."""
+(`Controller.quiet_left`); the ticks themselves: test_ticks.py."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import time
 import weakref
@@ -143,46 +141,6 @@ def test_cycles_are_freed_while_automatic_collection_is_off(collector_off: None)
     finally:
         collector.stop()
     assert gc.isenabled()
-
-
-@run_async
-async def test_background_work_runs_every_tick_after_the_hot_path_was_quiet() -> None:
-    """`Controller.every_tick`: one task runs every job at each tick, never while the hot path
-    was busy less than HOLD_OFF ago; a job that fails is logged and runs again; stopping one
-    leaves the others."""
-    campus = demo_campus()
-    controller = Controller(
-        campus, load_rules([EXAMPLES / "rules"], campus), [], VirtualClock(START), settle=0.0
-    )
-    seen: list[float] = []
-    failures = 0
-
-    def job() -> None:
-        seen.append(controller.quiet_left(time.monotonic()))
-
-    def failing() -> None:
-        nonlocal failures
-        failures += 1
-        raise RuntimeError("a bug in background work")
-
-    stop_failing = controller.every_tick(failing)
-    controller.every_tick(job)
-    task = asyncio.create_task(controller.run())
-    try:
-        await wait_for(lambda: failures >= 2 and len(seen) >= 2, "two ticks", 10)
-        stop_failing()
-        counted = failures
-        for _ in range(20):
-            controller.handle([[Reading("main.r101.co2", 700.0, START)]])  # busy
-            await asyncio.sleep(0)
-        ticks = len(seen)
-        await wait_for(lambda: len(seen) >= ticks + 3, "three more ticks", 10)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    assert max(seen) <= 0, "a job ran while the hot path was not quiet"
-    assert failures == counted, "a stopped job ran again"
 
 
 @pytest.mark.mqtt
