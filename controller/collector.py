@@ -7,13 +7,14 @@ such passes were behind many of the slowest commands (bench/README.md, section "
 old workload": "Fourth round", and item 17).
 
 Once the controller runs (after `gc.freeze`), `Collector` turns the automatic collector off and
-runs the same passes itself at the controller's ticks (`Controller.every_tick`: every
-`controller.runtime.TICK`, once the hot path has been quiet for a moment): it looks at the young
-generation's count and, when it is over its threshold, collects it, or an older generation on
-CPython's own schedule (`gc.get_threshold`: after more than 10 young passes a middle one, after
-more than 10 of those a full one). Nothing is collected less often than before by more than a
-tick and the hold-off; the passes move out of the readings' way. On stop the automatic collector
-is on again.
+runs the same passes itself at the controller's ticks (`Controller.every_tick`: right after a pass
+of readings that sent no command, or once the hot path has been quiet for a moment): it looks at
+the young generation's count and, when it is over its threshold, collects it, or an older
+generation on CPython's own schedule (`gc.get_threshold`: after more than 10 young passes a
+middle one, after more than 10 of those a full one). Nothing is collected later than before by
+more than a tick and the hold-off while the controller works, or half a second while it idles
+(`controller.runtime.IDLE_TICK`: few objects are made then); the passes move out of the
+readings' way. On stop the automatic collector is on again.
 """
 
 from __future__ import annotations

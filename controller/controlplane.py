@@ -87,9 +87,9 @@ class ControlPlaneSettings:
     `room_interval` (13 per 10 ms tick for 1,000 rooms, 1 for up to 80 rooms); see
     controller.controlplane_pacing."""
     ticking: bool = True
-    """True: `publish_due` runs at every tick of the controller (`Controller.every_tick`, every
-    `controller.runtime.TICK`); False: only when called (the caller drives the ticks with its
-    own times: tests, a host loop of its own)."""
+    """True: `publish_due` runs at every tick of the controller (`Controller.every_tick`: every
+    `controller.runtime.TICK` while anything waits); False: only when called (the caller drives
+    the ticks with its own times: tests, a host loop of its own)."""
     recent_minutes: int = 60
     staff: Staff | None = None
     """Who may send requests that change something (the ``user`` they name), by role and
