@@ -38,9 +38,10 @@ from rules.schema import RuleSet
 log = logging.getLogger("campusctl.controller")
 
 HOLD_OFF = 0.001
-"""Background work (room messages, events, garbage collection) does not follow a command's
-write at once: it waits until this long after the last readings or command, so that the hot
-path's traffic has the CPU first. On a machine the controller shares with its broker, the kernel
+"""After a command, background work (room messages, events, garbage collection) waits until
+this long after the last readings or command, so that the hot path's traffic has the CPU first
+(after a pass of readings that sent no command it runs at once: `Controller.every_tick`). On a
+machine the controller shares with its broker, the kernel
 tends to run the broker, woken by the controller's write, on the controller's CPU: work started
 right after a command's write, or right after one reading of a burst, kept the broker from
 delivering the command, or the next reading, until it was done (bench/README.md, "Fourth
@@ -53,7 +54,8 @@ the young generation."""
 IDLE_TICK = 0.5
 """How often it runs while nothing waits and nothing happens (heartbeats, a collector's look):
 every wake-up of an idle event loop costs a process on this kind of machine about 0.2 ms, so a
-hundred a second kept an idle controller at 2 % of a core (bench/README.md, "Ticks")."""
+hundred a second kept an idle controller at 2 % of a core (bench/README.md, campus load, item
+16)."""
 
 
 _NOT_A_POINT = (None, "", True)
@@ -255,7 +257,7 @@ class Controller:
 
     def tick_soon(self) -> None:
         """Work for the ticks has come (an event to publish): the next tick within `TICK`."""
-        if self._idle:
+        if self._idle and self._tick_timer is not None:
             self._idle = False
             self._arm_tick(TICK)
 
@@ -265,9 +267,11 @@ class Controller:
         self._tick_timer = asyncio.get_running_loop().call_later(delay, self._tick_due)
 
     def _stop_ticks(self) -> None:
+        """No tick from now on (the controller stops), whatever comes."""
         if self._tick_timer is not None:
             self._tick_timer.cancel()
             self._tick_timer = None
+        self._idle = False
 
     def _tick_due(self) -> None:
         """The timer's tick, after the hold-off."""

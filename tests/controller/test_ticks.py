@@ -147,3 +147,14 @@ async def test_a_failing_job_runs_again_and_a_stopped_one_no_more(
     assert failures == counted, "a stopped job ran again"
     assert "a bug in background work" in caplog.text
     assert TICK < IDLE_TICK
+
+
+@run_async
+async def test_no_tick_after_the_stop_whatever_comes() -> None:
+    async with ticking() as (controller, job):
+        await idle(job)
+    runs = job.runs
+    controller.tick_soon()  # an event raised while the extensions stop
+    controller.handle(READING)
+    await asyncio.sleep(3 * TICK)
+    assert job.runs == runs, "a tick ran after the stop"
