@@ -53,9 +53,8 @@ up the readings queued behind it (bench/README.md, "Control plane"), and the col
 the young generation."""
 IDLE_TICK = 0.5
 """How often it runs while nothing waits and nothing happens (heartbeats, a collector's look):
-every wake-up of an idle event loop costs a process on this kind of machine about 0.2 ms, so a
-hundred a second kept an idle controller at 2 % of a core (bench/README.md, campus load, item
-16)."""
+a wake-up of an idle event loop is dear, and a hundred a second were most of what an idle
+controller cost (bench/README.md, campus load, item 16)."""
 
 
 _NOT_A_POINT = (None, "", True)
@@ -127,7 +126,7 @@ class Controller:
         """The next tick, unless a pass of readings comes first (None: the ticks are off)."""
         self._ticked_at = -math.inf
         """When the last tick ran (time.monotonic)."""
-        self._tick_soon = False
+        self._tick_queued = False
         """A tick is queued behind this pass of the event loop (`_after_readings`)."""
         self._idle = False
         """The last tick found nothing waiting and nothing done since the one before."""
@@ -286,16 +285,16 @@ class Controller:
         went out within `HOLD_OFF` (after a command the timer's tick waits for the hold-off)."""
         now = time.monotonic()
         if (
-            not self._tick_soon
+            not self._tick_queued
             and now - self._ticked_at >= TICK
             and now - self._commanded_at >= HOLD_OFF
             and self._tick_timer is not None
         ):
-            self._tick_soon = True
+            self._tick_queued = True
             asyncio.get_running_loop().call_soon(self._tick)
 
     def _tick(self) -> None:
-        self._tick_soon = False
+        self._tick_queued = False
         if self._tick_timer is None:
             return  # stopped meanwhile
         previous, self._ticked_at = self._ticked_at, time.monotonic()

@@ -2,13 +2,12 @@
 from its cells and kept until that row, the columns or the look change.
 
 Why: a DataTable draws every visible cell again after any write to it or any sort (its line
-caches are keyed on a count of its updates), each cell through Rich's Padding and Styled, about
-100 µs a cell. For the district portfolio (24 visible rows of 13 cells) that was 27 ms of CPU
-for each sort key on a quiet machine, twice that under load (bench/README.md, "After the
-in-place re-sort"). Here a row is drawn once per change, as one Strip: another order only puts
-the kept lines in another order, a school with a new figure draws its own row again, a cursor
-move the row it leaves and the one it reaches; only the screen lines that show another line
-are refreshed.
+caches are keyed on a count of its updates), each cell through Rich's Padding and Styled: for
+the district portfolio, every visible cell at every sort key (bench/README.md, "After the
+in-place re-sort" and "After the portfolio's own table"). Here a row is drawn once per change,
+as one Strip: another order only puts the kept lines in another order, a school with a new
+figure draws its own row again, a cursor move the row it leaves and the one it reaches; only
+the screen lines that show another line are refreshed.
 
 The contract:
 
