@@ -64,6 +64,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from campus.mqttclient import LastWill, connect_failure, paho_client
 from campus.problems import DriverError
 from drivers.mqtt.paho_internals import PahoInternals, paho_version
+from drivers.mqtt.readpacing import ReadPacing
 from drivers.mqtt.settings import MqttSettings
 from drivers.mqtt.stats import MqttStats
 
@@ -181,6 +182,9 @@ class Connection:
         came."""
         self._poller: select.poll | None = None
         """The watched socket, for `input_waiting`."""
+        self._read_pacing = ReadPacing(settings.read_linger)
+        self._resume: asyncio.TimerHandle | None = None
+        """While lingering (`_linger`): the timer that watches the socket again."""
 
     def _make_client(self) -> mqtt.Client:
         settings = self._settings
@@ -597,6 +601,9 @@ class Connection:
 
     def _unwatch(self, fd: int) -> None:
         self._poller = None
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
         if self._loop is not None and fd >= 0:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(fd)
@@ -664,6 +671,7 @@ class Connection:
         client, paho, stats = self._client, self._paho, self._stats
         fast = self._fast and client.socket() is not None
         parsed = 0
+        received = stats.publishes_received
         waiting = False
         try:
             budget = READ_BURST
@@ -725,6 +733,25 @@ class Connection:
                 log.exception("bug while handing over a batch of readings")
             if self._write_due:
                 self._on_writable()  # the commands this burst caused: now, not a pass later
+            messages = stats.publishes_received - received
+            if messages and self._read_pacing.after_pass(time.monotonic(), messages):
+                self._linger()
+
+    def _linger(self) -> None:
+        """Stop watching the socket for `MqttSettings.read_linger` seconds, then read what came
+        meanwhile as one batch (drivers/mqtt/readpacing.py says when)."""
+        sock = self._client.socket()
+        if sock is None or self._loop is None or self._resume is not None:
+            return
+        self._loop.remove_reader(sock.fileno())
+        self._resume = self._loop.call_later(self._read_pacing.linger, self._read_again, sock)
+        self._stats.lingers += 1
+
+    def _read_again(self, sock: SocketLike) -> None:
+        self._resume = None
+        if sock is self._client.socket() and self._loop is not None:
+            self._loop.add_reader(sock.fileno(), self._on_readable)
+            self._on_readable()
 
     def _read_more(self) -> bool | None:
         """Append what the socket has to what is left unread in the receive buffer (nothing,

@@ -19,6 +19,26 @@ def fast_path_default() -> bool:
     return os.environ.get(FAST_PATH_ENV, "1").strip() != "0"
 
 
+READ_LINGER_ENV = "CAMPUSCTL_MQTT_READ_LINGER"
+"""Seconds (``0``: never) for `MqttSettings.read_linger` when not given."""
+READ_LINGER = 0.001
+"""`MqttSettings.read_linger`'s default: the event loop's timer granularity with epoll, so no
+shorter wait is possible, and no longer one is needed for batches of tens of messages."""
+
+
+def read_linger_default() -> float:
+    """`MqttSettings.read_linger` when not given: ``CAMPUSCTL_MQTT_READ_LINGER`` or 1 ms."""
+    text = os.environ.get(READ_LINGER_ENV, "").strip()
+    if not text:
+        return READ_LINGER
+    try:
+        return float(text)
+    except ValueError:
+        raise DriverError(
+            f"{READ_LINGER_ENV}={text!r}: expected seconds, a number (0: never linger)"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
     """Driver settings; only `url` usually needs changing.
@@ -69,6 +89,9 @@ class MqttSettings:
     """How long a clean shutdown waits for the broker to acknowledge ``offline``."""
     fast_path: bool = field(default_factory=fast_path_default)
     """Use the fast path where it applies (above); False: paho's public API only."""
+    read_linger: float = field(default_factory=read_linger_default)
+    """Seconds the connection waits before reading again while messages come fast and few at
+    a time, to read them in one batch (drivers/mqtt/readpacing.py); 0: always read at once."""
 
     def __post_init__(self) -> None:
         self.endpoint()
@@ -83,6 +106,11 @@ class MqttSettings:
             )
         if self.subscribe_qos not in (0, 1, 2):
             raise DriverError(f"MQTT subscribe_qos must be 0, 1 or 2, got {self.subscribe_qos}")
+        if not 0.0 <= self.read_linger <= 1.0:
+            raise DriverError(
+                f"MQTT read_linger must be 0 to 1 s, got {self.read_linger} (when not given: "
+                f"{READ_LINGER_ENV}, else {READ_LINGER})"
+            )
 
     def endpoint(self) -> BrokerAddress:
         """Host, port, TLS files and credentials from `url` (the settings' own win); the

@@ -29,6 +29,9 @@ class MqttStats:
     """Of `publishes_received`, those the fast path read itself (paho's path read the rest)."""
     pubacks_received_fast: int = 0
     """PUBACKs the fast path read itself and entered in paho's books (paho read the rest)."""
+    lingers: int = 0
+    """Times the connection waited `MqttSettings.read_linger` before reading again, to read
+    messages that came fast in one batch (drivers/mqtt/readpacing.py)."""
     readings: int = 0
     """Readings handed to `MqttDriver.readings`."""
     bad_payloads: Counter[str] = field(default_factory=Counter)

@@ -1,4 +1,5 @@
-"""The connection's own QoS 0 PUBLISH parser (drivers/mqtt/connection.py, `_read_fast`).
+"""The connection's own QoS 0 PUBLISH parser (drivers/mqtt/connection.py, `_read_fast`), and
+its linger before reading again while messages come fast and few at a time (readpacing.py).
 
 Against a real Mosquitto: what arrives, in what order, and that paho's path still carries
 everything else. Framing errors no broker would send come from a few lines of raw MQTT below.
@@ -23,6 +24,7 @@ from drivers.mqtt import MqttSettings, MqttStats
 from drivers.mqtt import connection as connection_module
 from drivers.mqtt.connection import GATHERED, RECV_CHUNK, Connection
 from drivers.mqtt.paho_internals import paho_version
+from drivers.mqtt.readpacing import LINGER_MESSAGES
 from tests.drivers.helpers import Peer
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
@@ -54,8 +56,13 @@ class Harness:
             stats=self.stats,
             on_message=lambda topic, payload: self.got.append((topic, payload)),
             on_connected=lambda: self.conn.subscribe(self.filters),
-            on_read_done=lambda: None,
+            on_read_done=self._read_done,
         )
+        self.passes = 0
+        """Passes of reads that ended (the driver hands a batch over after each)."""
+
+    def _read_done(self) -> None:
+        self.passes += 1
 
     async def until(self, count: int, within: float = 10.0) -> list[tuple[str, bytes]]:
         await wait_for(lambda: len(self.got) >= count, f"{count} messages", within)
@@ -587,3 +594,48 @@ async def test_part_of_a_packet_in_the_buffer_is_not_input_waiting() -> None:
         await client.drain()
         assert await h.until(1) == [("s/t", Z2M)]
         assert not h.conn.input_waiting()
+
+
+LINGER = 0.02
+"""`read_linger` of the tests below, long enough to see batches on any machine: it lingers
+from 200 messages a second (drivers/mqtt/readpacing.py)."""
+
+
+def trickle(peer: Peer, messages: list[tuple[str, bytes]], per_group: int, pause: float) -> None:
+    """Publish `per_group` messages at a time with `pause` seconds between the groups (a
+    thread: the connection's event loop runs meanwhile)."""
+    for start in range(0, len(messages), per_group):
+        for topic, payload in messages[start : start + per_group]:
+            peer.client.publish(topic, payload)
+        time.sleep(pause)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "paho-only"])
+@run_async
+async def test_messages_coming_fast_few_at_a_time_are_read_in_batches_in_order(
+    broker: Broker, peer: Peer, fast: bool
+) -> None:
+    prefix = f"fastrx/linger{next(_ids)}"
+    messages = [(f"{prefix}/r{i % 9}", b"%06d" % i + Z2M) for i in range(600)]
+    async with connected(broker.url, [f"{prefix}/#"], fast_path=fast, read_linger=LINGER) as h:
+        before = h.passes
+        # 3 messages every 2 ms: 1,500 a second, well above 4 / 20 ms = 200 a second
+        await asyncio.to_thread(trickle, peer, messages, 3, 0.002)
+        got = await h.until(len(messages))
+        assert got == messages
+        assert h.stats.lingers > 0
+        # read in batches: far fewer passes than the 200 groups sent
+        assert h.passes - before < len(messages) / (2 * 3)
+        assert h.stats.callback_errors == 0
+
+
+@run_async
+async def test_messages_at_a_slow_rate_are_read_as_they_come(broker: Broker, peer: Peer) -> None:
+    prefix = f"fastrx/nolinger{next(_ids)}"
+    messages = [(f"{prefix}/r{i}", Z2M) for i in range(20)]
+    async with connected(broker.url, [f"{prefix}/#"], read_linger=LINGER) as h:
+        # one message every 30 ms: 33 a second, below LINGER_MESSAGES / LINGER
+        assert LINGER_MESSAGES / LINGER > 1 / 0.03
+        await asyncio.to_thread(trickle, peer, messages, 1, 0.03)
+        assert await h.until(len(messages)) == messages
+        assert h.stats.lingers == 0

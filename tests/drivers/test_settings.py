@@ -6,7 +6,7 @@ import pytest
 
 from campus.brokerurl import BrokerAddress
 from campus.problems import DriverError
-from drivers.mqtt.settings import MqttSettings
+from drivers.mqtt.settings import READ_LINGER, READ_LINGER_ENV, MqttSettings
 
 
 def test_url_with_credentials() -> None:
@@ -32,8 +32,26 @@ def test_default_port_and_credentials_from_settings_win() -> None:
         ({"keepalive": 0}, "keepalive"),
         ({"reconnect_min": 5.0, "reconnect_max": 1.0}, "reconnect_min <= reconnect_max"),
         ({"subscribe_qos": 3}, "subscribe_qos"),
+        ({"read_linger": -0.001}, "read_linger must be 0 to 1 s"),
+        ({"read_linger": 2.0}, "read_linger must be 0 to 1 s"),
     ],
 )
 def test_bad_settings_are_refused_with_what_to_fix(kwargs: dict[str, object], says: str) -> None:
     with pytest.raises(DriverError, match=says):
         MqttSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_read_linger_comes_from_the_environment_unless_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(READ_LINGER_ENV, raising=False)
+    assert MqttSettings().read_linger == READ_LINGER
+    monkeypatch.setenv(READ_LINGER_ENV, "0")
+    assert MqttSettings().read_linger == 0.0
+    assert MqttSettings(read_linger=0.002).read_linger == 0.002
+    monkeypatch.setenv(READ_LINGER_ENV, "1ms")
+    with pytest.raises(DriverError, match=r"CAMPUSCTL_MQTT_READ_LINGER='1ms': expected seconds"):
+        MqttSettings()
+    monkeypatch.setenv(READ_LINGER_ENV, "5")
+    with pytest.raises(DriverError, match=r"read_linger must be 0 to 1 s, got 5.0"):
+        MqttSettings()
