@@ -30,15 +30,17 @@ def test_unreadable_messages_are_counted_on_their_schools_row(fresh_broker: Brok
             ("campusctl/rogue/controller", json.dumps({"site": "west"}).encode()),
             ("campusctl/rogue/kpi", b"{" + b" " * (10 * 1024 * 1024) + b"}"),
         ]
-        for topic, payload in bad:
-            publish.single(topic, payload, qos=1, hostname=fresh_broker.host,
-                           port=fresh_broker.port)  # fmt: skip
-        publish.single("campusctl/west/kpi", json.dumps(good), qos=1,
+        # the good school first, retained: once its KPIs are in, the watcher is subscribed (it
+        # subscribes on connect, in its own thread) and nothing published after is missed
+        publish.single("campusctl/west/kpi", json.dumps(good), qos=1, retain=True,
                        hostname=fresh_broker.host, port=fresh_broker.port)  # fmt: skip
         wait_for_blocking(
             lambda: "west" in state.schools and state.schools["west"].kpi is not None,
             "the good school's KPIs",
         )
+        for topic, payload in bad:
+            publish.single(topic, payload, qos=1, hostname=fresh_broker.host,
+                           port=fresh_broker.port)  # fmt: skip
         wait_for_blocking(
             lambda: "rogue" in state.schools and state.schools["rogue"].malformed == len(bad),
             "every unreadable message counted",
