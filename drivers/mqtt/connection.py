@@ -14,6 +14,9 @@ Why the event loop drives paho, not paho's own thread (``loop_start``):
   a second costs one hand-over per burst.
   (paho's ``loop_read`` reads one packet per call when no QoS>0 traffic is in flight, as many
   as are in flight otherwise, and its threaded loop pays a ``select`` per packet.)
+  While messages come fast but a few at a time, the connection waits `MqttSettings.read_linger`
+  (1 ms) after a pass before it reads again, so that one wake-up reads many (`_linger`;
+  drivers/mqtt/readpacing.py says when).
 - Control. Backoff, logging once per outage and an orderly shutdown with an acknowledged
   ``offline`` are plain asyncio code here, not state shared with a thread.
 
