@@ -4,9 +4,10 @@ A socket that delivers messages a few at a time wakes the controller for every o
 them, and a wake-up (the event loop's pass, ``epoll_wait``, ``recv``, the commands' ``send``,
 caches gone cold meanwhile) costs the controller more than the messages it brings. While
 messages come fast, a connection that reads a few and then waits a moment before reading again
-gets them in batches: one wake-up for many. This is interrupt coalescing, as network cards and
-Kafka's ``linger.ms`` do it, and the price is latency: a message waits up to the linger (plus
-the event loop's timer granularity, 1 ms with epoll) before it is read.
+gets them in batches: one wake-up for many. This is what network cards do with interrupt
+moderation and Kafka's consumers with ``fetch.max.wait.ms``, and the price is latency: a message
+waits up to the linger (at least the event loop's timer granularity, 1 ms with epoll) before it
+is read.
 
 So the connection lingers only when waiting gathers a batch: messages arrived at a rate that
 brings at least `LINGER_MESSAGES` within a linger (measured over `RATE_WINDOW`), and the pass
