@@ -25,7 +25,7 @@ from datetime import datetime
 from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from campus.model import Campus, ValueType
+from campus.model import Campus
 from campus.types import Command, Quality, Reading, Value
 from rules.alarms import Alarm
 from rules.arbiter import OVERRIDE, OVERRIDE_PREFIX, Arbiter, Holder
@@ -50,8 +50,6 @@ from rules.values import UNKNOWN, Val, format_value
 MAX_CASCADE = 8
 """How often one instance may be re-evaluated within one event because an actuator it reads
 changed. A rule that writes what its own condition reads could otherwise loop forever."""
-NUMBER = ValueType.NUMBER
-BOOL = ValueType.BOOL
 GOOD = Quality.GOOD
 _ts = attrgetter("ts")
 NOBODY: list[Instance] = []
@@ -153,66 +151,49 @@ class Engine:
         evaluated once, then the cascade drained."""
         self.stats.readings += len(readings)
         take = self._take
+        now = self.clock.now
         if len(readings) == 1:
-            readers = take(readings[0])
+            readers = take(readings[0], now)
             if readers:
-                now = self.clock.now
                 cause = readings[0].point
                 for instance in readers:
                     instance.evaluate(now, cause)
         else:
             due: dict[Instance, str] = {}
             for reading in readings:
-                readers = take(reading)
+                readers = take(reading, now)
                 if readers:
                     for instance in readers:
                         if instance not in due:
                             due[instance] = reading.point
             if due:
-                now = self.clock.now
                 for instance, cause in due.items():
                     instance.evaluate(now, cause)
         if self._queue or self._dirty:
             self._drain(self.clock.now)
 
-    def _take(self, reading: Reading) -> list[Instance]:
+    def _take(self, reading: Reading, now: float) -> list[Instance]:
         """Put a reading's value in place; the instances to evaluate because of it."""
         point = self._points.get(reading.point)
         if point is None:
             self.stats.not_a_point += 1
             return NOBODY
-        spec = point.spec
         value: Val = reading.value  # type: ignore[assignment]
         kind = type(value)
-        if reading.quality is not GOOD:
-            value = UNKNOWN
-        elif (kind is float or kind is int) and spec.type is NUMBER:
-            # the common case, checked first: a finite number in its plausible range
-            value = float(value)  # type: ignore[arg-type]
-            if value - value != 0.0:  # NaN or infinite
-                self.stats.wrong_type += 1
-                value = UNKNOWN
-            elif spec.range is not None and not spec.range[0] <= value <= spec.range[1]:
-                self.stats.implausible += 1
-                return NOBODY
-        elif kind is bool and spec.type is BOOL:
-            pass
-        else:
-            value = convert(spec, reading, self.stats)
-            plausible = spec.range
-            if (
-                plausible is not None
-                and isinstance(value, float)
-                and not plausible[0] <= value <= plausible[1]
-            ):
+        if reading.quality is not GOOD or not (
+            (kind is float and point.low <= value <= point.high)  # type: ignore[operator]
+            or (kind is bool and point.boolean)
+        ):  # not the common case, a finite float in its range or a boolean for a boolean point
+            value = convert(point.spec, reading, self.stats)
+            if type(value) is float and not point.low <= value <= point.high:
                 self.stats.implausible += 1
                 return NOBODY
         if value is not UNKNOWN:
-            now = self.clock.now
             point.last_seen = now
-            if not point.stale_armed and spec.stale_after is not None:
+            if not point.stale_armed and point.spec.stale_after is not None:
                 point.stale_armed = True
-                self._timers.schedule(now + spec.stale_after, lambda t: self._stale_check(point, t))
+                due = now + point.spec.stale_after
+                self._timers.schedule(due, lambda t: self._stale_check(point, t))
         if value != point.value:
             point.value = value
             return point.readers

@@ -16,12 +16,13 @@ transition. A `set:` value that evaluates to UNKNOWN keeps the last value writte
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from campus.model import ActuatorSpec, ActuatorType, PointSpec
+from campus.model import ActuatorSpec, ActuatorType, PointSpec, ValueType
 from campus.types import Value
 from rules.arbiter import Arbiter
 from rules.schema import OnUnknown, Rule, SetAction
@@ -44,13 +45,33 @@ INACTIVE, PENDING, ACTIVE = State.INACTIVE, State.PENDING, State.ACTIVE
 LEVEL = ActuatorType.LEVEL
 
 
+def _plausible(spec: PointSpec) -> tuple[float, float]:
+    if spec.type is not ValueType.NUMBER:
+        return math.inf, -math.inf
+    return spec.range if spec.range is not None else (-sys.float_info.max, sys.float_info.max)
+
+
 class PointState:
     """The live value of one point, shared by every instance that reads it."""
 
-    __slots__ = ("aged", "last_seen", "readers", "spec", "stale_armed", "value")
+    __slots__ = (
+        "aged",
+        "boolean",
+        "high",
+        "last_seen",
+        "low",
+        "readers",
+        "spec",
+        "stale_armed",
+        "value",
+    )
 
     def __init__(self, spec: PointSpec) -> None:
         self.spec = spec
+        self.boolean = spec.type is ValueType.BOOL
+        self.low, self.high = _plausible(spec)
+        """A float in [low, high] is taken as it is (`Engine._take`'s common case): the point's
+        plausible range, or every finite float; an empty range for a boolean point."""
         self.value: Val = UNKNOWN
         self.last_seen: float | None = None
         self.readers: list[Instance] = []
@@ -359,6 +380,8 @@ class Instance:
         """Write each `set:` value that changed; UNKNOWN keeps the last value written."""
         env, written = self.env, self.written
         for action, target in self.targets:
+            if action.value.is_constant and action.actuator in written:
+                continue  # the same value every time: written already
             value = action.value.evaluate(env)
             if value is UNKNOWN or isinstance(value, str) or math.isnan(value):
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -315,6 +316,49 @@ def test_actuator_feedback_and_wrong_types(campus: Campus, write: Write) -> None
     assert engine.point_value("b1.r101.co2") is UNKNOWN
     feed(engine, T0 + 40, occupancy=1.0)
     assert engine.stats.wrong_type == 2
+
+
+def test_values_are_taken_as_their_point_expects(campus: Campus, write: Write) -> None:
+    """The common case (a float within the point's range, a boolean for a boolean point) and
+    everything else (an integer, NaN, infinity, a value out of range, the wrong type) give what
+    the point's type and range say, whichever way `Engine._take` reaches it."""
+    room = campus.room("b1.r101")
+    room.points["co2"] = dataclasses.replace(room.points["co2"], range=(250.0, 10000.0))
+    engine = stuffy(campus, write)
+    co2 = "b1.r101.co2"
+    feed(engine, T0 + 10, co2=900)
+    assert engine.point_value(co2) == 900.0
+    assert type(engine.point_value(co2)) is float
+    feed(engine, T0 + 20, co2=10000.0)
+    assert engine.point_value(co2) == 10000.0  # the range includes its ends
+    feed(engine, T0 + 30, co2=20000.0)
+    assert engine.stats.implausible == 1
+    assert engine.point_value(co2) == 10000.0  # dropped: the last value stays
+    feed(engine, T0 + 40, co2=20000)
+    assert engine.stats.implausible == 2
+    feed(engine, T0 + 50, co2=math.nan)
+    assert engine.stats.wrong_type == 1
+    assert engine.point_value(co2) is UNKNOWN
+    feed(engine, T0 + 60, co2=250.0)
+    assert engine.point_value(co2) == 250.0
+    feed(engine, T0 + 70, co2=math.inf)
+    assert engine.stats.wrong_type == 2
+    assert engine.point_value(co2) is UNKNOWN
+    temperature = "b1.r101.temperature"  # no range: every finite number
+    feed(engine, T0 + 80, temperature=-1e300)
+    assert engine.point_value(temperature) == -1e300
+    feed(engine, T0 + 90, temperature=-math.inf)
+    assert engine.stats.wrong_type == 3
+    assert engine.point_value(temperature) is UNKNOWN
+    feed(engine, T0 + 100, occupancy=True)
+    assert engine.point_value("b1.r101.occupancy") is True
+    feed(engine, T0 + 110, occupancy=0.0)
+    assert engine.stats.wrong_type == 4
+    assert engine.point_value("b1.r101.occupancy") is UNKNOWN
+    feed(engine, T0 + 120, co2=False)
+    assert engine.stats.wrong_type == 5
+    assert engine.point_value(co2) is UNKNOWN
+    assert engine.stats.implausible == 2
 
 
 def test_rules_can_read_actuators(campus: Campus, write: Write) -> None:
