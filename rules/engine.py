@@ -185,7 +185,7 @@ class Engine:
             or (kind is bool and point.boolean)
         ):  # not the common case, a finite float in its range or a boolean for a boolean point
             value = convert(point.spec, reading, self.stats)
-            if type(value) is float and not point.low <= value <= point.high:
+            if type(value) is float and not point.spec.plausible(value):
                 self.stats.implausible += 1
                 return NOBODY
         if value is not UNKNOWN:
