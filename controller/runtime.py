@@ -28,7 +28,7 @@ from controller.collector import Collector
 from controller.events import Audit, Readings, Reported
 from controller.extension import Extension
 from controller.reload import ReloadReport
-from drivers.base import Driver, HandsOver
+from drivers.base import Driver, Gathers, HandsOver
 from rules.alarms import Alarm
 from rules.durable import Saved
 from rules.engine import Engine
@@ -114,6 +114,8 @@ class Controller:
             self._cells.update((a.id, (stats, name, True)) for name, a in room.actuators.items())
         """Point or actuator id -> (its room's stats, its name, whether it is an actuator)."""
         self._routes = self._route_commands()
+        self._gathering = [d for d in self.drivers if isinstance(d, Gathers)]
+        """The drivers `send` asks to write at once."""
         self._inbox: asyncio.Queue[Batch] = asyncio.Queue()
         self._waiting_until = float("inf")
         """The engine deadline `_loop` sleeps until (inf: none; -inf while it is awake, as it
@@ -356,8 +358,17 @@ class Controller:
         self._after_readings()
 
     def send(self, commands: list[Command]) -> None:
+        """Hand `commands` to their drivers and have them written (drivers.base.Gathers), then
+        count them and put them on the bus: the bookkeeping waits, the devices do not."""
         if commands:
             self._active_at = self._commanded_at = time.monotonic()
+            routes = self._routes
+            for command in commands:
+                driver = routes.get(command.actuator)
+                if driver is not None:
+                    driver.send(command)
+            for gathering in self._gathering:
+                gathering.flush()
             self.tick_soon()
         for command in commands:
             room_id, _, name = command.actuator.rpartition(".")
@@ -367,9 +378,6 @@ class Controller:
             self.commands += 1
             self.recent.append(command)
             log.debug("%s -> %s: %s", command.actuator, show_value(command.value), command.reason)
-            driver = self._routes.get(command.actuator)
-            if driver is not None:
-                driver.send(command)
             self.bus.emit(command)
         self._wake_if_sooner()  # every change to the engine ends here, commands or none
 

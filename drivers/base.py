@@ -52,3 +52,17 @@ class HandsOver(Protocol):
     def hand_over_to(self, sink: Callable[[Batch], None]) -> None:
         """From now on give every batch to `sink` instead of putting it on `readings`."""
         ...
+
+
+@runtime_checkable
+class Gathers(Protocol):
+    """A driver that gathers what `send` writes and writes it once per event-loop pass.
+
+    The controller calls `flush` right after it has handed a batch's commands over, so that they
+    leave before the rest of the pass (the controller's bookkeeping, the extensions' work on the
+    same readings): a command's latency is the time to decide it, not the whole pass.
+    """
+
+    def flush(self) -> None:
+        """Write now what was gathered; nothing if nothing was."""
+        ...

@@ -28,7 +28,8 @@ uses, plus burst reads and a supervisor that reconnects.
 The fast path (`MqttSettings.fast_path`, plain TCP): paho spends most of its CPU per message
 on machinery this traffic does not need (three reads, a message object, locks and a callback
 lookup per packet received; one ``send`` per packet written). So `_recv` serves paho's reads
-from one large read and `_send` gathers its writes for one ``send`` per loop pass (`_flush`).
+from one large read and `_send` gathers its writes for one ``send`` per loop pass (`_flush`), or
+at once when the controller has handed over a batch's commands (`flush`).
 With MQTT 3.1.1, whenever paho sits between packets, `_read_fast` takes QoS 0 PUBLISH (device
 telemetry) and PUBACK (commands acknowledged, into paho's books) straight out of the receive
 buffer, and `publish` frames QoS 0 and QoS 1 messages into the gather buffer while paho has
@@ -885,6 +886,12 @@ class Connection:
         if not self._write_due and self._loop is not None:
             self._write_due = True
             self._loop.call_soon(self._write_out)
+
+    def flush(self) -> None:
+        """Write now what is gathered or queued in paho, rather than at the end of this loop
+        pass or at the socket's next writable event (drivers.base.Gathers)."""
+        if self._write_due or self._paho_writing:
+            self._on_writable()
 
     def _write_out(self) -> None:
         self._write_due = False

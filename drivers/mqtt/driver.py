@@ -196,6 +196,11 @@ class MqttDriver:
         qos = spec.mqtt.qos if spec.mqtt is not None else 1
         self._call_in_loop(self._send_now, command.actuator, topic, payload, qos)
 
+    def flush(self) -> None:
+        """Write the commands `send` was given now, not at the end of the event loop's pass
+        (drivers.base.Gathers); call on the event loop."""
+        self._conn.flush()
+
     def backlog(self) -> dict[str, int]:
         """What waits in the driver and its connection, by where it waits: commands waiting
         for the window or a reconnect, publishes held while offline, and the connection's

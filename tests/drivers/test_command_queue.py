@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from campus.clock import WallClock
 from campus.model import ActuatorSpec, ActuatorType, Building, Campus, MqttBinding, Room, Site
 from campus.types import Command
+from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver, MqttSettings
 from drivers.mqtt.driver import COMMAND_WINDOW
@@ -219,3 +221,37 @@ async def test_commands_in_flight_and_waiting_survive_a_broker_restart(tmp_path:
                     }
                 finally:
                     devices.close()
+
+
+@pytest.mark.fast_path
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "paho"])
+@run_async
+async def test_a_command_is_written_before_the_bus_hears_of_it(
+    fresh_broker: Broker, fast_path: bool
+) -> None:
+    """`Controller.send` has the driver write a command out (drivers.base.Gathers) before it
+    counts it and puts it on the bus: what listens (the control plane, the historian) works
+    after the command has left, not before. A listener looks at what the driver still holds
+    when it hears of the command: nothing."""
+    campus = campus_of(1, "first")
+    devices = CommandRecorder(fresh_broker)
+    settings = MqttSettings(url=fresh_broker.url, fast_path=fast_path)
+    driver = MqttDriver(campus, settings, WallClock())
+    controller = Controller(campus, RuleSet(), [driver], WallClock(), settle=0.0)
+    held: list[dict[str, int]] = []
+    controller.bus.subscribe(Command, lambda _: held.append(driver.backlog()))
+    task = asyncio.create_task(controller.run())
+    try:
+        await asyncio.wait_for(controller.ready.wait(), 10)
+        await wait_for(lambda: devices.topics() == 2, "the start-up commands")
+        held.clear()
+        controller.override("b1.r0.fan", True, time.time() + 60, "alice")
+        assert len(held) == 1
+        assert held[0]["gathered_bytes"] == 0
+        assert held[0]["paho_out_packets"] == 0
+        await wait_for(lambda: devices.count() == 3, "the override's command")
+        assert devices.by_topic()["zigbee2mqtt/first-b1-r0-fan/set"][-1] == (b'{"state":"ON"}', 1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        devices.close()
