@@ -4,11 +4,14 @@ A room that changed is published at most once per `interval` (wall seconds), so 
 readings costs the broker one message per room per interval. A change of every room at once (a
 reconnect, a reload, a campus-wide flood) goes out in slices, one per tick, each in proportion
 to the time since the previous tick, so that every room is out within `DRAIN` of the interval and
-no tick holds up the readings queued behind it for long. A slice gives way when readings wait;
-the next tick publishes what it left on top of its own slice, without giving way, so that a
-flood of readings cannot starve the rooms. A tick that comes late (a busy event loop) publishes
-for the time it missed, up to `CATCH_UP` ticks' worth: a busy loop gets larger slices, not
-staler rooms. Pure logic on monotonic times the caller passes; no MQTT.
+no tick holds up the readings queued behind it for long. Before each room a slice asks whether
+readings wait and gives way if they do: a reading that arrives during a slice waits for one
+room's message at most, not for the slice. The next tick publishes what it left on top of its own
+slice. A room that has been ready for `LATE` of the interval no longer gives way, up to a tick's
+own share: a flood of readings delays the rooms by that much, and cannot starve them. A tick that
+comes late (a busy event loop) publishes for the time it missed, up to `CATCH_UP` ticks' worth: a
+busy loop gets larger slices, not staler rooms. Pure logic on monotonic times the caller passes;
+no MQTT.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ DRAIN = 0.8
 """The share of the interval in which automatic slices publish every room once."""
 CATCH_UP = 10
 """A late tick publishes for at most this many ticks' time."""
+LATE = 1 - DRAIN
+"""The share of the interval after which a ready room no longer gives way to readings."""
 
 
 class RoomPacing:
@@ -42,8 +47,10 @@ class RoomPacing:
         """Rooms that changed since the last tick. The control plane's hot path adds to it
         directly (a dict store per reading, not a call); rooms it does not know are ignored."""
         self._known = set(self.rooms)
-        self._ready: OrderedDict[str, None] = OrderedDict()
-        """Rooms to publish, the next slice taken from the front."""
+        self._ready: OrderedDict[str, float] = OrderedDict()
+        """Rooms to publish, the next slice taken from the front, with the time each became
+        ready (-inf: urgent)."""
+        self._late = LATE * interval
         self._waiting: set[str] = set()
         """Rooms that changed while cooling: ready once their interval is over."""
         self._cooling: deque[tuple[float, str]] = deque()
@@ -53,7 +60,7 @@ class RoomPacing:
         self._backlog = False
         """Whether rooms were left ready at the last tick (the next one counts the time since)."""
         self._owed = 0
-        """Rooms of the last slice left for this one (it gave way to readings)."""
+        """Rooms of the last slices left for this one (they gave way to readings)."""
 
     @property
     def busy(self) -> bool:
@@ -76,7 +83,7 @@ class RoomPacing:
         self._waiting.clear()
         self._cooling.clear()
         self._cool_until.clear()
-        self._ready = OrderedDict.fromkeys(self.rooms)
+        self._ready = OrderedDict.fromkeys(self.rooms, now)
         self._last_tick = now
         self._backlog = True
 
@@ -87,7 +94,7 @@ class RoomPacing:
             return
         if self._cool_until.pop(room_id, None) is not None:
             self._waiting.discard(room_id)
-        self._ready[room_id] = None
+        self._ready[room_id] = -math.inf
         self._ready.move_to_end(room_id, last=False)
 
     def tick(
@@ -104,7 +111,7 @@ class RoomPacing:
                 if room_id in cool_until:
                     waiting.add(room_id)
                 elif room_id in self._known:
-                    ready[room_id] = None
+                    ready.setdefault(room_id, now)  # ready since it first was
         cooling = self._cooling
         while cooling and cooling[0][0] <= now:
             until, room_id = cooling.popleft()
@@ -113,7 +120,7 @@ class RoomPacing:
             del cool_until[room_id]
             if room_id in waiting:
                 waiting.remove(room_id)
-                ready[room_id] = None
+                ready.setdefault(room_id, now)
         self._owed = 0
         published = 0
         if ready:
@@ -122,11 +129,10 @@ class RoomPacing:
             # the time the plane idled)
             elapsed = min(now - self._last_tick, CATCH_UP * tick) if self._backlog else tick
             per_tick = self.per_tick or math.ceil(self.rate * tick)
-            count = self.per_tick or math.ceil(self.rate * elapsed)
-            # with what the last slice left when it gave way, within a late tick's bound; that
-            # one does not give way
-            count = min(max(1, count) + owed, CATCH_UP * per_tick)
-            published, self._owed = self._slice(now, count, publish, readings_waiting, not owed)
+            own = max(1, self.per_tick or math.ceil(self.rate * elapsed))
+            # with what the last slices left when they gave way, within a late tick's bound
+            count = min(own + owed, CATCH_UP * per_tick)
+            published, self._owed = self._slice(now, count, own, publish, readings_waiting)
         self._backlog = bool(ready)
         self._last_tick = now
         return published
@@ -134,29 +140,32 @@ class RoomPacing:
     def publish_all(self, now: float, publish: Callable[[str], None]) -> int:
         """Every room at once (on stop: the final states)."""
         self.restart(now)
-        return self._slice(now, len(self._ready), publish, lambda: False, False)[0]
+        count = len(self._ready)
+        return self._slice(now, count, count, publish, lambda: False)[0]
 
     def _slice(
         self,
         now: float,
         count: int,
+        forced: int,
         publish: Callable[[str], None],
         readings_waiting: Callable[[], bool],
-        give_way: bool,
     ) -> tuple[int, int]:
-        """Publish up to `count` rooms from the front of the ready queue; with `give_way`, stop
-        early when readings wait. (published, how many of `count` are left)."""
+        """Publish up to `count` rooms from the front of the ready queue, asking before each
+        whether readings wait and stopping if they do, unless the room is late and fewer than
+        `forced` were published. (published, how many of `count` are left)."""
         ready = self._ready
         until = now + self.interval
+        late = now - self._late
         count = min(count, len(ready))
         published = 0
-        while count:
-            room_id = ready.popitem(last=False)[0]
+        while published < count:
+            room_id, since = next(iter(ready.items()))
+            if not (published < forced and since <= late) and readings_waiting():
+                break
+            del ready[room_id]
             publish(room_id)
             published += 1
             self._cool_until[room_id] = until
             self._cooling.append((until, room_id))
-            count -= 1
-            if give_way and count and readings_waiting():
-                return published, min(count, len(ready))
-        return published, 0
+        return published, min(count - published, len(ready))

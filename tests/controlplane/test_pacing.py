@@ -10,7 +10,7 @@ import math
 
 from bench.engine import START
 from campus.types import Quality, Reading
-from controller.controlplane_pacing import CATCH_UP, DRAIN, RoomPacing
+from controller.controlplane_pacing import CATCH_UP, DRAIN, LATE, RoomPacing
 from controller.events import Readings
 from tests.controlplane.quiet import QuietPlane, quiet_plane
 from tests.support.aio import run_async
@@ -104,12 +104,30 @@ def test_a_slice_stops_for_readings_waiting_and_the_next_tick_publishes_its_rest
     assert len(tick(pacing, out, T0 + 3 * TICK)) == 13, "then as usual"
 
 
-def test_under_a_flood_of_readings_every_other_slice_is_whole() -> None:
-    pacing, out, _ = pacing_of(1000)
+def test_a_slice_gives_way_before_its_first_room_and_the_next_tick_catches_up() -> None:
+    pacing, out, rooms = pacing_of(1000)
+    first = tick(pacing, out, T0)
+    done = len(first)
+    out.waiting_after = done  # readings already wait when the tick comes
+    assert tick(pacing, out, T0 + TICK) == [], "a reading waited for a room's message"
+    out.waiting_after = None
+    assert tick(pacing, out, T0 + 2 * TICK) == rooms[done : done + 26], "13 left + 13"
+
+
+def test_under_a_flood_of_readings_rooms_wait_until_late_then_go_out_at_the_usual_pace() -> None:
+    """Readings always waiting: a ready room gives way until it has waited `LATE` of the
+    interval, then goes out, no more than a tick's own share a tick, however many are owed;
+    every room is out within LATE + DRAIN of the interval."""
+    pacing, out, rooms = pacing_of(1000)
     tick(pacing, out, T0)
-    out.waiting_after = 0  # readings always waiting
-    counts = [len(tick(pacing, out, T0 + n * TICK)) for n in range(1, 7)]
-    assert counts == [1, 25] * 3, "a slice that owes rooms from the last one gives way to none"
+    per_tick = math.ceil(1000 * TICK / DRAIN)
+    out.waiting_after = 0
+    counts = [len(s) for s in ticks(pacing, out, T0, T0 + LATE + DRAIN + 2 * TICK)]
+    first = next(n for n, count in enumerate(counts) if count)
+    assert abs((first + 1) * TICK - LATE) <= TICK, "a room went out before it was late"
+    assert max(counts) <= per_tick, "a flood's tick published more than its share"
+    assert sorted(out.sent) == rooms, "not every room within LATE + DRAIN"
+    assert len(out.sent) == 1000
 
 
 def test_an_urgent_room_goes_first_even_while_cooling() -> None:
