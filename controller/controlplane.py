@@ -47,7 +47,7 @@ from campus import wire
 from campus.model import Room
 from campus.problems import CampusError
 from campus.types import Command, Reading
-from controller.controlplane_pacing import RoomPacing
+from controller.controlplane_pacing import LATE, RoomPacing
 from controller.controlplane_payloads import (
     RoomView,
     alarm_message,
@@ -148,6 +148,9 @@ class ControlPlane:
         """Bus events not yet taken into `recent` (`_on_event`)."""
         self._unpublished: list[wire.Event] = []
         """Event messages in `recent` but not yet on the events topic."""
+        self._events_seen = math.inf
+        """When a tick first found events to publish and gave way to readings instead (inf:
+        none since the last events went out)."""
 
     @property
     def controller(self) -> Controller:
@@ -321,7 +324,8 @@ class ControlPlane:
     def _on_event(self, event: object) -> None:
         """Keep a bus event for the events topic; the next tick publishes it, with the room
         messages of that tick in one write, once the hot path has been quiet for a moment
-        (`controller.runtime.HOLD_OFF`): nothing is encoded or written between a command's
+        (`controller.runtime.HOLD_OFF`) and no reading waits (for `LATE` of the room interval
+        at most, as room messages): nothing is encoded or written between a command's
         write and the broker's delivery of it, and a burst's events cost one write, not one per
         loop pass (bench/README.md, campus load, item 12). Whoever reads `recent` meanwhile sees
         them."""
@@ -392,7 +396,11 @@ class ControlPlane:
             return False
         now = time.monotonic() if now is None else now
         if self._pending_events or self._unpublished:
-            self._publish_events()
+            # like room messages, events give way to readings waiting, for LATE at most
+            self._events_seen = seen = min(self._events_seen, now)
+            if now - seen >= LATE * self.settings.room_interval or not driver.input_waiting():
+                self._publish_events()
+                self._events_seen = math.inf
         if driver.stats.connects != self._connects:
             # (re)connected, however briefly it was down: the broker may have lost everything
             self._connects = driver.stats.connects
@@ -405,7 +413,8 @@ class ControlPlane:
         if self._rules_dirty and now - self._rules_at >= settings.rules_interval:
             self._publish_rules(now)
         self._pacing.tick(now, self._publish_room, driver.input_waiting)
-        return self._pacing.busy or self._rules_dirty or bool(self._pending_events)
+        events = self._pending_events or self._unpublished
+        return self._pacing.busy or self._rules_dirty or bool(events)
 
     def _flush_all(self, now: float, rooms_now: bool) -> None:
         """Everything retained: at once, but the rooms only with `rooms_now` (on stop); else

@@ -202,6 +202,27 @@ async def test_events_go_out_at_the_next_tick_in_order_and_are_in_recent_before(
 
 
 @run_async
+async def test_events_give_way_to_readings_waiting_for_late_of_the_interval_at_most() -> None:
+    quiet = await quiet_plane(2, keep=True)
+    plane = quiet.plane
+    start = connect(quiet)
+    plane.publish_due(start + TICK)
+    events_topic = plane.topics.events
+    before = len(plane.recent.events(100))
+    quiet.controller.override(f"{quiet.rooms[0]}.lights", True, START + 3600, "alice")
+    raised = [e.event_id for e in plane.recent.events(100)[before:]]  # with the command's
+    sent = len(quiet.driver.published)
+    quiet.driver.input_after = 0  # readings wait at every tick from now on
+    first = start + 2 * TICK
+    for n in range(round(LATE * plane.settings.room_interval / TICK)):
+        plane.publish_due(first + n * TICK)
+    assert [s for s in quiet.driver.published[sent:] if s.topic == events_topic] == []
+    plane.publish_due(first + LATE * plane.settings.room_interval)
+    out = [s for s in quiet.driver.published[sent:] if s.topic == events_topic]
+    assert [json.loads(s.payload)["event_id"] for s in out] == raised
+
+
+@run_async
 async def test_a_reading_marks_its_room_changed_and_its_message_says_so() -> None:
     quiet = await quiet_plane(3, keep=True)
     plane = quiet.plane
