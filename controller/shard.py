@@ -225,10 +225,27 @@ class Claim:
             return
         if self._connected.is_set():
             if self._held:
-                client.publish(self.topic, b"", qos=1, retain=True).wait_for_publish(5)
+                self._clear(client)
             client.disconnect()
         client.loop_stop()
         self._held = False
+
+    def _clear(self, client: mqtt.Client) -> None:
+        """Publish the empty claim; if the broker cannot take it (gone, or the connection
+        lost), say so rather than fail the stop: the broker clears the claim itself when it
+        sees the connection end (the claim's last will), and forgets it if it stopped
+        without persistence."""
+        sent = client.publish(self.topic, b"", qos=1, retain=True)
+        failure = "no acknowledgement within 5 s"
+        try:
+            sent.wait_for_publish(5)
+            cleared = sent.is_published()
+        except (RuntimeError, ValueError) as exc:  # paho: not connected, not queued
+            failure, cleared = str(exc), False
+        if not cleared:
+            log.warning(
+                "%s: could not clear the claim on %s: %s", self.what, self._address, failure
+            )
 
     def _overlaps(self) -> list[str]:
         mine = set(self.shard.buildings)

@@ -3,13 +3,16 @@ refused while the first claim lives; a released claim frees its buildings at onc
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from campus.brokerurl import parse_broker_url
 from campus.model import Building, Campus, Site
 from campus.problems import CampusError
 from controller.shard import Claim, parse_shard
-from tests.support.mosquitto import Broker
+from tests.support.mosquitto import Broker, running_mosquitto
 
 pytestmark = pytest.mark.mqtt
 
@@ -47,3 +50,18 @@ def test_a_claim_over_mqtts_on_a_plain_port_asks_whether_it_is_a_tls_port(broker
     assert str(refused.value).startswith(
         f"shard b1: cannot reach {address}: the broker did not answer TLS: is it a TLS port? ("
     )
+
+
+def test_a_stop_after_the_broker_is_gone_says_the_claim_was_not_cleared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`campusctl run` whose broker stopped first: releasing its claim at the stop logs that
+    the claim could not be cleared (the broker clears or forgets it itself) and does not
+    fail the stop with a traceback."""
+    with running_mosquitto(tmp_path / "gone") as gone:
+        taken = claim(gone, "b1", "orphan")
+    with caplog.at_level(logging.WARNING, logger="campusctl.shard"):
+        taken.release()
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1
+    assert warned[0].startswith(f"shard b1: could not clear the claim on {gone.url}")
