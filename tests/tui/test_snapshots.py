@@ -23,6 +23,7 @@ from tui.app import CampusApp
 from tui.district import DistrictState
 from tui.options import TuiOptions
 from tui.screens.room import RoomScreen
+from tui.widgets.rowtable import RowTable
 
 pytestmark = pytest.mark.tui
 
@@ -138,5 +139,9 @@ def test_district(snap_compare: SnapCompare, fresh_broker: Broker, size: tuple[i
             lambda: len(schools) == 3 and all(s.kpi and s.alarm_lists for s in schools.values()),
             "the fixed district",
         )
+        # the cursor stays with its school while rows re-sort, so it would sit on whichever
+        # school's messages came first: put it on the worst, as the view opens for staff
+        app.screen.query_one("#schools", RowTable).move_cursor(row=0)
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=size, run_before=district)
