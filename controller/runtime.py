@@ -15,8 +15,9 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from campus.clock import Clock
 from campus.model import Campus
@@ -36,6 +37,7 @@ from rules.events import AlarmChanged, Transition
 from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.controller")
+T = TypeVar("T")
 
 HOLD_OFF = 0.001
 """After a command, background work (room messages, events, garbage collection) waits until
@@ -136,6 +138,9 @@ class Controller:
         """When readings last came or a command last went out (time.monotonic)."""
         self._commanded_at = -math.inf
         """When a command last went out (time.monotonic)."""
+        self._held: list[object] | None = None
+        """While an engine pass runs (`_decide`): the transitions and alarm changes it reports,
+        for the bus after its commands are written."""
         self._stopping = False
         """Set as the stop begins: batches drivers hand over are no longer handled. The
         extensions stop first (the historian's last write among them), so a reading taken after
@@ -213,7 +218,7 @@ class Controller:
                 if next_batch.done():
                     self.handle(next_batch.result())
                     next_batch = asyncio.create_task(self._inbox.get())
-                self.send(engine.advance(self.clock.now()))
+                self._decide(engine.advance, self.clock.now())
         finally:
             next_batch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -350,16 +355,34 @@ class Controller:
             self.bus.emit(Reported(reported))
         if messages:
             self.readings += count
-            self.send(self.engine.on_messages(messages))
+            self._decide(self.engine.on_messages, messages)
         if batch and self.bus.wants(Readings):  # after the commands: they leave first
             if mixed:
                 batch = [[r for r in m if r.point in cells] for m in batch]
             self.bus.emit(Readings(batch))
         self._after_readings()
 
-    def send(self, commands: list[Command]) -> None:
+    def _decide(self, step: Callable[[T], list[Command]], argument: T) -> None:
+        """Run an engine pass, `step(argument)`, and send the commands it decides. What the
+        pass reports meanwhile (rule transitions, alarm changes: `_engine_event`) goes on the
+        bus after the commands are written, ahead of the commands themselves, so listeners
+        see the order they always saw, and none of their work stands between a reading and
+        its command (bench/README.md, campus load, item 20)."""
+        held: list[object] = []
+        self._held = held
+        try:
+            commands = step(argument)
+        except BaseException:
+            self._held = None
+            self._report(held)
+            raise
+        self._held = None
+        self.send(commands, held)
+
+    def send(self, commands: list[Command], reported: Sequence[object] = ()) -> None:
         """Hand `commands` to their drivers and have them written (drivers.base.Gathers), then
-        count them and put them on the bus: the bookkeeping waits, the devices do not."""
+        put what the engine `reported` while deciding them on the bus (`_decide`), then count
+        the commands and put them on the bus: the bookkeeping waits, the devices do not."""
         if commands:
             self._active_at = self._commanded_at = time.monotonic()
             routes = self._routes
@@ -370,6 +393,8 @@ class Controller:
             for gathering in self._gathering:
                 gathering.flush()
             self.tick_soon()
+        if reported:
+            self._report(reported)
         for command in commands:
             room_id, _, name = command.actuator.rpartition(".")
             stats = self.rooms[room_id]
@@ -453,7 +478,21 @@ class Controller:
         return explain(self.engine, target)
 
     def _engine_event(self, event: object) -> None:
-        """Transitions and alarm changes from the engine: logged, and put on the bus."""
+        """Transitions and alarm changes from the engine: logged and put on the bus, those of
+        an engine pass once its commands are written (`_decide`)."""
+        held = self._held
+        if held is not None:
+            held.append(event)
+        else:
+            self._report((event,))
+
+    def _report(self, events: Iterable[object]) -> None:
+        for event in events:
+            self._log_event(event)
+            self.bus.emit(event)
+
+    @staticmethod
+    def _log_event(event: object) -> None:
         if isinstance(event, AlarmChanged):
             alarm = event.alarm
             state = "active" if alarm.active else "cleared"
@@ -469,7 +508,6 @@ class Controller:
                 event.new_state,
                 event.cause,
             )
-        self.bus.emit(event)
 
     def _audit(self, who: str, action: str, detail: str) -> None:
         log.info("audit: %s %s %s", who, action, detail)

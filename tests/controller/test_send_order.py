@@ -1,0 +1,99 @@
+"""What the controller does first with an engine pass's outcome: the commands' write. The
+transitions that decided them reach the bus after that, ahead of the commands, in the order the
+listeners always saw (`Controller._decide`). A unit test of that order, with a driver that
+records what is handed to it and when it is asked to write (drivers.base.Gathers)."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from campus.clock import VirtualClock
+from campus.model import ActuatorSpec
+from campus.types import Batch, Command, Reading
+from controller.runtime import Controller
+from rules.events import Transition
+from rules.loader import load_rules
+from tests.conftest import EXAMPLES
+from tests.controller.harness import START, demo_campus
+
+
+class Recorder:
+    """A driver for every actuator that notes, in one log shared with the bus listeners, each
+    command handed to it and each `flush`."""
+
+    name = "recorder"
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.readings: asyncio.Queue[Batch] = asyncio.Queue()
+
+    def handles(self, actuator: ActuatorSpec) -> bool:
+        return True
+
+    def send(self, command: Command) -> None:
+        self.log.append(f"send {command.actuator}")
+
+    def flush(self) -> None:
+        self.log.append("flush")
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+def controller_with(log: list[str]) -> Controller:
+    campus = demo_campus()
+    rules = load_rules([EXAMPLES / "rules"], campus)
+    controller = Controller(campus, rules, [Recorder(log)], VirtualClock(START), settle=0.0)
+    controller.bus.subscribe(Transition, lambda t: log.append(f"transition {t.rule}@{t.room}"))
+    controller.bus.subscribe(Command, lambda c: log.append(f"bus {c.actuator}"))
+    return controller
+
+
+def test_a_pass_writes_its_commands_before_the_bus_hears_of_its_transitions() -> None:
+    log: list[str] = []
+    controller = controller_with(log)
+    controller.handle([[Reading("main.r101.occupancy", False, START)]])  # the start-up pass
+    log.clear()
+    occupied = [
+        Reading("main.r101.occupancy", True, START + 3600),
+        Reading("main.r101.illuminance", 120.0, START + 3600),
+    ]
+    controller.handle([occupied])
+    lit = "main.r101.lights"
+    rule = "lights-on-when-occupied-and-dark@main.r101"
+    assert f"transition {rule}" in log, log
+    assert log.index(f"send {lit}") < log.index("flush") < log.index(f"transition {rule}"), log
+    assert log.index(f"transition {rule}") < log.index(f"bus {lit}"), log
+
+
+def test_what_a_failing_pass_reported_still_reaches_the_bus() -> None:
+    """An engine pass that raises after a transition: the transition is not lost."""
+    log: list[str] = []
+    controller = controller_with(log)
+    engine = controller.engine
+    decide = engine.on_messages
+
+    def failing(messages: Batch) -> list[Command]:
+        decide(messages)
+        raise RuntimeError("a bug after the transition")
+
+    engine.on_messages = failing  # type: ignore[method-assign]
+    occupied = [
+        Reading("main.r101.occupancy", True, START + 3600),
+        Reading("main.r101.illuminance", 120.0, START + 3600),
+    ]
+    with pytest.raises(RuntimeError, match="a bug"):
+        controller.handle([occupied])
+    assert "transition lights-on-when-occupied-and-dark@main.r101" in log, log
