@@ -27,6 +27,7 @@ from controller.roles import Staff, load_staff_file
 from rules.loader import SUFFIXES, load_rules
 
 if TYPE_CHECKING:
+    from campus.types import Command
     from controller.runtime import Controller
 
 log = logging.getLogger("campusctl.reload")
@@ -64,9 +65,15 @@ def reload_rules(controller: Controller, now: float) -> ReloadReport:
     final = load_rules(old.sources, controller.campus, texts=keep) if keep else fresh
     problems = [str(p) for p in fresh.problems]
     problems += [f"{f}: has errors; its last good version stays in force" for f in keep]
-    diff, commands = controller.engine.replace_rules(final.rules, now)
-    controller.rules = final
-    controller.send(commands)
+    diff: list[str] = []
+
+    def replace() -> list[Command]:
+        lines, commands = controller.engine.replace_rules(final.rules, now)
+        controller.rules = final
+        diff.extend(lines)
+        return commands
+
+    controller.decide(replace)
     staff = [
         extension.reread(controller.campus.site.id)
         for extension in controller.extensions

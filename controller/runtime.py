@@ -17,7 +17,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from campus.clock import Clock
 from campus.model import Campus
@@ -37,7 +36,6 @@ from rules.events import AlarmChanged, Transition
 from rules.schema import RuleSet
 
 log = logging.getLogger("campusctl.controller")
-T = TypeVar("T")
 
 HOLD_OFF = 0.001
 """After a command, background work (room messages, events, garbage collection) waits until
@@ -139,7 +137,7 @@ class Controller:
         self._commanded_at = -math.inf
         """When a command last went out (time.monotonic)."""
         self._held: list[object] | None = None
-        """While an engine pass runs (`_decide`): the transitions and alarm changes it reports,
+        """While an engine pass runs (`decide`): the transitions and alarm changes it reports,
         for the bus after its commands are written."""
         self._stopping = False
         """Set as the stop begins: batches drivers hand over are no longer handled. The
@@ -218,7 +216,7 @@ class Controller:
                 if next_batch.done():
                     self.handle(next_batch.result())
                     next_batch = asyncio.create_task(self._inbox.get())
-                self._decide(engine.advance, self.clock.now())
+                self.decide(lambda: engine.advance(self.clock.now()))
         finally:
             next_batch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -355,23 +353,24 @@ class Controller:
             self.bus.emit(Reported(reported))
         if messages:
             self.readings += count
-            self._decide(self.engine.on_messages, messages)
+            self.decide(lambda: self.engine.on_messages(messages))
         if batch and self.bus.wants(Readings):  # after the commands: they leave first
             if mixed:
                 batch = [[r for r in m if r.point in cells] for m in batch]
             self.bus.emit(Readings(batch))
         self._after_readings()
 
-    def _decide(self, step: Callable[[T], list[Command]], argument: T) -> None:
-        """Run an engine pass, `step(argument)`, and send the commands it decides. What the
-        pass reports meanwhile (rule transitions, alarm changes: `_engine_event`) goes on the
-        bus after the commands are written, ahead of the commands themselves, so listeners
-        see the order they always saw, and none of their work stands between a reading and
-        its command (bench/README.md, campus load, item 20)."""
+    def decide(self, step: Callable[[], list[Command]]) -> None:
+        """Run an engine pass, `step()` (readings, timers, a staff request, a reload), and send
+        the commands it decides. What the pass reports meanwhile (rule transitions, alarm and
+        override changes: `_engine_event`) goes on the bus after the commands are written,
+        ahead of the commands themselves, so listeners see the order they always saw, and none
+        of their work stands between a reading and its command (bench/README.md, campus load,
+        item 20)."""
         held: list[object] = []
         self._held = held
         try:
-            commands = step(argument)
+            commands = step()
         except BaseException:
             self._held = None
             self._report(held)
@@ -381,7 +380,7 @@ class Controller:
 
     def send(self, commands: list[Command], reported: Sequence[object] = ()) -> None:
         """Hand `commands` to their drivers and have them written (drivers.base.Gathers), then
-        put what the engine `reported` while deciding them on the bus (`_decide`), then count
+        put what the engine `reported` while deciding them on the bus (`decide`), then count
         the commands and put them on the bus: the bookkeeping waits, the devices do not."""
         if commands:
             self._active_at = self._commanded_at = time.monotonic()
@@ -424,7 +423,7 @@ class Controller:
         reason = staff.check_reason(reason)
         now = self.clock.now()
         until = staff.check_until(until, now)
-        self.send(self.engine.set_override(spec.id, value, until, who, now))
+        self.decide(lambda: self.engine.set_override(spec.id, value, until, who, now))
         detail = f"{spec.id} = {show_value(value)} for {until - now:.0f} s"
         self._audit(who, "override", f"{detail}, reason: {reason}" if reason else detail)
 
@@ -433,7 +432,7 @@ class Controller:
         spec = staff.find_actuator(self._actuators, actuator_id)
         if not self.engine.has_override(spec.id):
             raise CampusError(f"{spec.id} has no override to release")
-        self.send(self.engine.release_override(spec.id, self.clock.now()))
+        self.decide(lambda: self.engine.release_override(spec.id, self.clock.now()))
         self._audit(who, "release-override", spec.id)
 
     def acknowledge_alarm(self, alarm_id: str, who: str) -> None:
@@ -453,7 +452,7 @@ class Controller:
         ids = self.engine.rule_ids()
         if not isinstance(rule_id, str) or rule_id not in ids:
             raise CampusError(f"no rule {rule_id!r}{staff.did_you_mean(str(rule_id), ids)}")
-        self.send(self.engine.set_rule_enabled(rule_id, enabled, self.clock.now(), who))
+        self.decide(lambda: self.engine.set_rule_enabled(rule_id, enabled, self.clock.now(), who))
         self._audit(who, "enable-rule" if enabled else "disable-rule", rule_id)
 
     def reload_rules(self, who: str) -> ReloadReport:
@@ -479,7 +478,7 @@ class Controller:
 
     def _engine_event(self, event: object) -> None:
         """Transitions and alarm changes from the engine: logged and put on the bus, those of
-        an engine pass once its commands are written (`_decide`)."""
+        an engine pass once its commands are written (`decide`)."""
         held = self._held
         if held is not None:
             held.append(event)

@@ -1,6 +1,6 @@
 """What the controller does first with an engine pass's outcome: the commands' write. The
 transitions that decided them reach the bus after that, ahead of the commands, in the order the
-listeners always saw (`Controller._decide`). A unit test of that order, with a driver that
+listeners always saw (`Controller.decide`). A unit test of that order, with a driver that
 records what is handed to it and when it is asked to write (drivers.base.Gathers)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from campus.clock import VirtualClock
 from campus.model import ActuatorSpec
 from campus.types import Batch, Command, Reading
 from controller.runtime import Controller
-from rules.events import Transition
+from rules.events import OverrideChanged, Transition
 from rules.loader import load_rules
 from tests.conftest import EXAMPLES
 from tests.controller.harness import START, demo_campus
@@ -97,3 +97,16 @@ def test_what_a_failing_pass_reported_still_reaches_the_bus() -> None:
     with pytest.raises(RuntimeError, match="a bug"):
         controller.handle([occupied])
     assert "transition lights-on-when-occupied-and-dark@main.r101" in log, log
+
+
+def test_a_staff_override_is_written_before_the_bus_hears_of_it() -> None:
+    """Staff requests are engine passes too: the override's command first, then its event."""
+    log: list[str] = []
+    controller = controller_with(log)
+    controller.bus.subscribe(OverrideChanged, lambda o: log.append(f"override {o.actuator}"))
+    controller.handle([[Reading("main.r101.occupancy", False, START)]])  # the start-up pass
+    log.clear()
+    fan = "main.r101.ventilation"
+    controller.override(fan, 100.0, START + 3600, "alice")
+    assert log.index(f"send {fan}") < log.index("flush") < log.index(f"override {fan}"), log
+    assert log.index(f"override {fan}") < log.index(f"bus {fan}"), log
