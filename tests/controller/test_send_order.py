@@ -5,34 +5,26 @@ records what is handed to it and when it is asked to write (drivers.base.Gathers
 
 from __future__ import annotations
 
-import asyncio
-from types import TracebackType
-from typing import Self
-
 import pytest
 
 from campus.clock import VirtualClock
-from campus.model import ActuatorSpec
+from campus.model import Campus
 from campus.types import Batch, Command, Reading
 from controller.runtime import Controller
 from rules.events import OverrideChanged, Transition
 from rules.loader import load_rules
 from tests.conftest import EXAMPLES
 from tests.controller.harness import START, demo_campus
+from tests.controlplane.quiet import QuietDriver
 
 
-class Recorder:
-    """A driver for every actuator that notes, in one log shared with the bus listeners, each
+class Recorder(QuietDriver):
+    """The MQTT driver, never connected, noting in one log shared with the bus listeners each
     command handed to it and each `flush`."""
 
-    name = "recorder"
-
-    def __init__(self, log: list[str]) -> None:
+    def __init__(self, campus: Campus, clock: VirtualClock, log: list[str]) -> None:
+        super().__init__(campus, clock, keep=False)
         self.log = log
-        self.readings: asyncio.Queue[Batch] = asyncio.Queue()
-
-    def handles(self, actuator: ActuatorSpec) -> bool:
-        return True
 
     def send(self, command: Command) -> None:
         self.log.append(f"send {command.actuator}")
@@ -40,22 +32,11 @@ class Recorder:
     def flush(self) -> None:
         self.log.append("flush")
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
 
 def controller_with(log: list[str]) -> Controller:
-    campus = demo_campus()
+    campus, clock = demo_campus(), VirtualClock(START)
     rules = load_rules([EXAMPLES / "rules"], campus)
-    controller = Controller(campus, rules, [Recorder(log)], VirtualClock(START), settle=0.0)
+    controller = Controller(campus, rules, [Recorder(campus, clock, log)], clock, settle=0.0)
     controller.bus.subscribe(Transition, lambda t: log.append(f"transition {t.rule}@{t.room}"))
     controller.bus.subscribe(Command, lambda c: log.append(f"bus {c.actuator}"))
     return controller
