@@ -137,8 +137,8 @@ class Controller:
         self._commanded_at = -math.inf
         """When a command last went out (time.monotonic)."""
         self._held: list[object] | None = None
-        """While an engine pass runs (`decide`): the transitions and alarm changes it reports,
-        for the bus after its commands are written."""
+        """While an engine pass runs (`decide`): what it reports (transitions, alarm and
+        override changes), for the bus after its commands are written."""
         self._stopping = False
         """Set as the stop begins: batches drivers hand over are no longer handled. The
         extensions stop first (the historian's last write among them), so a reading taken after
@@ -477,8 +477,8 @@ class Controller:
         return explain(self.engine, target)
 
     def _engine_event(self, event: object) -> None:
-        """Transitions and alarm changes from the engine: logged and put on the bus, those of
-        an engine pass once its commands are written (`decide`)."""
+        """What the engine reports (transitions, alarm and override changes): logged and put
+        on the bus, that of an engine pass once its commands are written (`decide`)."""
         held = self._held
         if held is not None:
             held.append(event)
