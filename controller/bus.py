@@ -3,8 +3,8 @@
 Everything the controller observes or decides is emitted here (readings, commands, and the
 events later features add); extensions such as the historian or the control plane subscribe
 to the event types they need. What an engine pass decides reaches the bus after its commands
-are written to the devices: its transitions and alarm changes first, then its commands
-(`Controller.decide`). A failing listener is logged and isolated, so one bug cannot stop
+are written to the devices: its transitions, alarm and override changes first, then its
+commands (`Controller.decide`). A failing listener is logged and isolated, so one bug cannot stop
 dispatch (the way Zigbee2MQTT's event bus works).
 """
 

@@ -47,7 +47,7 @@ def test_a_pass_writes_its_commands_before_the_bus_hears_of_its_transitions() ->
     controller = controller_with(log)
     controller.handle([[Reading("main.r101.occupancy", False, START)]])  # the start-up pass
     log.clear()
-    occupied = [
+    occupied = [  # an hour on: past the lights' min_switch_interval since the start-up pass
         Reading("main.r101.occupancy", True, START + 3600),
         Reading("main.r101.illuminance", 120.0, START + 3600),
     ]
@@ -64,10 +64,10 @@ def test_what_a_failing_pass_reported_still_reaches_the_bus() -> None:
     log: list[str] = []
     controller = controller_with(log)
     engine = controller.engine
-    decide = engine.on_messages
+    on_messages = engine.on_messages
 
     def failing(messages: Batch) -> list[Command]:
-        decide(messages)
+        on_messages(messages)
         raise RuntimeError("a bug after the transition")
 
     engine.on_messages = failing  # type: ignore[method-assign]
