@@ -171,6 +171,9 @@ class Connection:
         self._draining = False
         """After a fault: paho gets its own socket methods back once both buffers are empty."""
         self._write_due = False
+        self._in_paho_callback = False
+        """Whether paho is calling `_on_message`, holding the lock its own write of a QoS 0
+        message takes: `flush` must leave the writing to the end of the loop pass then."""
         self._paho_writing = False
         """Whether paho asked for writable events (it has packets queued)."""
         self._writer_watched = False
@@ -479,6 +482,7 @@ class Connection:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._stats.publishes_received += 1
+        self._in_paho_callback = True
         try:
             payload = message.payload
             self._handle_message(
@@ -487,6 +491,8 @@ class Connection:
         except Exception:
             self._stats.callback_errors += 1
             log.exception("bug while handling a message (payload %r)", message.payload[:200])
+        finally:
+            self._in_paho_callback = False
 
     def _on_publish(
         self,
@@ -889,8 +895,14 @@ class Connection:
 
     def flush(self) -> None:
         """Write now what is gathered or queued in paho, rather than at the end of this loop
-        pass or at the socket's next writable event (drivers.base.Gathers)."""
-        if self._write_due or self._paho_writing:
+        pass or at the socket's next writable event (drivers.base.Gathers). Inside paho's
+        message callback (a message paho read, not `_read_fast`) the writing waits for the end
+        of the pass: paho holds its callback lock there, and its write of a QoS 0 message takes
+        that lock again (a deadlock of the event loop)."""
+        if self._in_paho_callback:
+            if self._paho_writing or self._tx:
+                self._write_soon()
+        elif self._write_due or self._paho_writing:
             self._on_writable()
 
     def _write_out(self) -> None:

@@ -255,3 +255,38 @@ async def test_a_command_is_written_before_the_bus_hears_of_it(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         devices.close()
+
+
+@pytest.mark.fast_path
+@pytest.mark.timeout(30, method="thread")
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "paho"])
+@run_async
+async def test_a_qos_0_command_decided_while_a_message_is_handled_goes_out(
+    fresh_broker: Broker, fast_path: bool
+) -> None:
+    """A message's handler sends a QoS 0 command and flushes it, as the controller does for a
+    staff request on the control plane: the device gets it. For a message paho reads itself
+    (every one with the fast path off; this QoS 1 one with it on) the handler runs inside
+    paho's message callback, holding the lock that paho's write of a QoS 0 message
+    takes; flushing there deadlocked the event loop (the thread timeout ends the run, with
+    every thread's stack, if it ever does again)."""
+    campus = campus_of(1, "inside", fan_qos=0)
+    devices = CommandRecorder(fresh_broker)
+    settings = MqttSettings(url=fresh_broker.url, fast_path=fast_path)
+    asked: list[bytes] = []
+
+    def on_ask(topic: str, payload: bytes) -> None:
+        asked.append(payload)
+        driver.send(command("b1.r0.fan", True))
+        driver.flush()
+
+    try:
+        async with MqttDriver(campus, settings, WallClock()) as driver:
+            await asyncio.wait_for(driver.wait_connected(), 10)
+            driver.publish("test/inside/ask", b"on", qos=1, retain=True)
+            driver.subscribe("test/inside/ask", on_ask)  # the retained request arrives
+            await wait_for(lambda: devices.topics() == 1, "the command")
+        assert asked == [b"on"]
+        assert devices.by_topic()["zigbee2mqtt/inside-b1-r0-fan/set"] == [(b'{"state":"ON"}', 0)]
+    finally:
+        devices.close()
