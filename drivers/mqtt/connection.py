@@ -173,7 +173,8 @@ class Connection:
         self._write_due = False
         self._in_paho_callback = False
         """Whether paho is calling `_on_message`, holding the lock its own write of a QoS 0
-        message takes: `flush` must leave the writing to the end of the loop pass then."""
+        message takes: nothing may call paho's ``loop_write`` then (`flush` leaves the writing
+        to the end of the loop pass, `publish` leaves the message to paho's, which queues it)."""
         self._paho_writing = False
         """Whether paho asked for writable events (it has packets queued)."""
         self._writer_watched = False
@@ -338,7 +339,9 @@ class Connection:
     def publish(
         self, topic: str, payload: bytes, qos: int = 0, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
-        if qos <= 1 and self._fast and self.connected:
+        """On the fast path framed here, into the gather buffer (`_frame`); else, and inside
+        paho's message callback (`_in_paho_callback`), through paho's ``publish``."""
+        if qos <= 1 and self._fast and self.connected and not self._in_paho_callback:
             client = self._client
             if client.want_write():
                 # paho's queued packets into the gather buffer first, as the end of this pass
