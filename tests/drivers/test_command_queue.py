@@ -23,6 +23,7 @@ from controller.runtime import Controller
 from controller.service import ServiceOptions, build_controller
 from drivers.mqtt import MqttDriver, MqttSettings
 from drivers.mqtt.driver import COMMAND_WINDOW
+from drivers.mqtt.settings import fast_path_default
 from rules.schema import RuleSet
 from tests.support.aio import run_async
 from tests.support.devices import CommandRecorder
@@ -74,7 +75,9 @@ async def test_ten_thousand_rooms_start_and_every_device_gets_its_command(
 ) -> None:
     """`campusctl run`'s controller on 10,000 rooms of two switches: at the end of the settle
     all 20,000 actuators get their state, each exactly once, within 10 s (the driver dropped
-    every command beyond paho's queue before)."""
+    every command beyond paho's queue before). On paho's public API alone (the fast path's
+    fallback: CAMPUSCTL_MQTT_FAST_PATH=0 runs this again) every message costs about twice as
+    much, and the bound is 20 s: that run proves that the fallback loses none."""
     campus = campus_of(ROOMS, "ten")
     devices = CommandRecorder(fresh_broker)
     options = ServiceOptions(broker_url=fresh_broker.url, settle=0.5, watch_rules=0)
@@ -84,8 +87,9 @@ async def test_ten_thousand_rooms_start_and_every_device_gets_its_command(
     try:
         await asyncio.wait_for(controller.ready.wait(), 30)
         await wait_for(lambda: controller.commands == 2 * ROOMS, "the start-up commands")
+        within = 10 if fast_path_default() else 20
         took = await wait_for(
-            lambda: devices.topics() == 2 * ROOMS, "every device's command", within=10
+            lambda: devices.topics() == 2 * ROOMS, "every device's command", within=within
         )
         driver = controller.driver("mqtt")
         assert isinstance(driver, MqttDriver)
