@@ -8,7 +8,6 @@ Usage: python -m tests.support.recorder_child HOST PORT CLIENT_ID clean|persiste
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -18,18 +17,15 @@ from tests.support.devices import SUBSCRIBED
 
 
 def main(host: str, port: str, client_id: str, session: str) -> None:
-    out = sys.stdout
-    lock = threading.Lock()
+    out = sys.stdout  # written by paho's thread only
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        with lock:
-            out.write(f"{msg.qos} {msg.topic} {bytes(msg.payload).hex()}\n")
-            out.flush()
+        out.write(f"{msg.qos} {msg.topic} {bytes(msg.payload).hex()}\n")
+        out.flush()
 
     def on_subscribe(*args: Any) -> None:
-        with lock:
-            out.write(SUBSCRIBED + "\n")
-            out.flush()
+        out.write(SUBSCRIBED + "\n")
+        out.flush()
 
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=session == "clean"
