@@ -173,8 +173,9 @@ class Connection:
         self._write_due = False
         self._in_paho_callback = False
         """Whether paho is calling `_on_message`, holding the lock its own write of a QoS 0
-        message takes: nothing may call paho's ``loop_write`` then (`flush` leaves the writing
-        to the end of the loop pass, `publish` leaves the message to paho's, which queues it)."""
+        message takes: nothing may call paho's ``loop_write`` then (`_on_writable` leaves the
+        writing to the end of the loop pass, `publish` leaves the message to paho's, which
+        queues it)."""
         self._paho_writing = False
         """Whether paho asked for writable events (it has packets queued)."""
         self._writer_watched = False
@@ -898,14 +899,9 @@ class Connection:
 
     def flush(self) -> None:
         """Write now what is gathered or queued in paho, rather than at the end of this loop
-        pass or at the socket's next writable event (drivers.base.Gathers). Inside paho's
-        message callback (a message paho read, not `_read_fast`) the writing waits for the end
-        of the pass: paho holds its callback lock there, and its write of a QoS 0 message takes
-        that lock again (a deadlock of the event loop)."""
-        if self._in_paho_callback:
-            if self._paho_writing or self._tx:
-                self._write_soon()
-        elif self._write_due or self._paho_writing:
+        pass or at the socket's next writable event (drivers.base.Gathers); inside paho's
+        message callback at the end of the pass (`_on_writable`)."""
+        if self._write_due or self._paho_writing:
             self._on_writable()
 
     def _write_out(self) -> None:
@@ -938,6 +934,13 @@ class Connection:
             self._watch_writable(sock.fileno(), False)
 
     def _on_writable(self) -> None:
+        """Write paho's queued packets and what is gathered. Inside paho's message callback (a
+        message paho read, not `_read_fast`) the writing waits for the end of the pass: paho
+        holds its callback lock there, and its write of a QoS 0 message takes that lock again
+        (a deadlock of the event loop)."""
+        if self._in_paho_callback:
+            self._write_soon()
+            return
         try:
             if self._client.want_write():
                 self._client.loop_write()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from campus import wire
 from campus.yamlmodel import json_schema
-from tests.controlplane.harness import PlaneClient, running_campus
+from tests.controlplane.harness import PlaneClient, running_campus, unique_site
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
@@ -58,8 +58,9 @@ async def test_what_a_running_controller_publishes_matches_the_contract(
 ) -> None:
     """Every retained message, event and answer of a controller running the demo campus (with
     an alarm rule) validates against its topic's schema and decodes to the same JSON."""
-    async with running_campus(broker, tmp_path) as campus:
-        client = PlaneClient(broker, campus.site)
+    site = unique_site()
+    client = PlaneClient(broker, site)  # subscribed before the start-up's events go out
+    async with running_campus(broker, tmp_path, site=site):
         try:
             await wait_for(lambda: client.latest("alarms"), "the alarm list")
             await wait_for(lambda: client.on("events"), "an event")

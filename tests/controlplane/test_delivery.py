@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.controlplane import ControlPlane
 from drivers.mqtt import MqttDriver
-from tests.controlplane.harness import PlaneClient, RunningCampus, running_campus
+from tests.controlplane.harness import PlaneClient, RunningCampus, running_campus, unique_site
 from tests.support.aio import run_async
 from tests.support.mosquitto import Broker
 from tests.support.waiting import wait_for
@@ -57,8 +57,9 @@ def hold_rooms_back(campus: RunningCampus) -> ControlPlane:
 async def test_retained_state_arrives_at_qos0_and_answers_at_qos1(
     broker: Broker, tmp_path: Path
 ) -> None:
-    async with running_campus(broker, tmp_path) as campus:
-        client = PlaneClient(broker, campus.site)
+    site = unique_site()
+    client = PlaneClient(broker, site)  # subscribed before the start-up's events go out
+    async with running_campus(broker, tmp_path, site=site):
         try:
             retained = ("campus", "controller", "rules", "alarms", "room/main/r101")
             for topic in retained:
@@ -77,7 +78,12 @@ async def test_retained_state_arrives_at_qos0_and_answers_at_qos1(
             assert client.qos[f"{client.base}/response/explain"] == 1
             # alarms and audits at QoS 1 (a district's bridge keeps them), the rest at 0
             await wait_for(lambda: "alarm" in client.event_qos, "an alarm event")
+            alarm = client.latest("alarms")["alarms"][0]
+            answer = await client.request("acknowledge", {"alarm": alarm["id"], "user": "carol"})
+            assert answer["status"] == "ok", answer
+            await wait_for(lambda: "audit" in client.event_qos, "the acknowledgement's audit")
             assert client.event_qos["alarm"] == {1}
+            assert client.event_qos["audit"] == {1}
             assert client.event_qos.get("command", {0}) == {0}
             assert client.event_qos.get("transition", {0}) == {0}
         finally:
