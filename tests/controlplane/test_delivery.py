@@ -78,6 +78,7 @@ async def test_retained_state_arrives_at_qos0_and_answers_at_qos1(
             assert client.qos[f"{client.base}/response/explain"] == 1
             # alarms and audits at QoS 1 (a district's bridge keeps them), the rest at 0
             await wait_for(lambda: "alarm" in client.event_qos, "an alarm event")
+            await wait_for(lambda: client.latest("alarms")["alarms"], "the retained alarm list")
             alarm = client.latest("alarms")["alarms"][0]
             answer = await client.request("acknowledge", {"alarm": alarm["id"], "user": "carol"})
             assert answer["status"] == "ok", answer
