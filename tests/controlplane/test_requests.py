@@ -130,6 +130,10 @@ async def test_acknowledging_an_alarm_records_who_and_is_published(
                 ),
                 "the acknowledgement on the event stream",
             )
+            await wait_for(lambda: "audit" in client.event_qos, "the acknowledgement's audit")
+            # alarms and audits at QoS 1: a district's bridge keeps them while its link is down
+            assert client.event_qos["alarm"] == {1}
+            assert client.event_qos["audit"] == {1}
             answer = await client.request("acknowledge", {"alarm": "nope@x.y", "user": "carol"})
             assert answer["status"] == "error"
             assert "no alarm 'nope@x.y'" in answer["error"]
